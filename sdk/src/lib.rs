@@ -1,0 +1,29 @@
+//! emoscope-sdk: what every emoscope plugin programs against.
+//!
+//! - [`Value`]: what crosses between scripts, the host and plugins;
+//! - [`Tensor`]: an O(1)-clone handle over ndarray (or, with `torch`, libtorch) storage;
+//! - [`Plugin`], [`FnSpec`]: the contract of an analysis step and its documentation;
+//! - [`Ctx`]: progress, cancellation, seeded RNG, device, output directory, logging;
+//! - [`io`]: npy/npz, CSV/TSV, JSON/JSONL and the study's ratings and captions readers;
+//! - [`stats`], [`linalg`]: the numeric kernels steps share.
+pub mod ctx;
+pub mod error;
+pub mod io;
+pub mod linalg;
+pub mod options;
+pub mod plugin;
+pub mod stats;
+pub mod tensor;
+pub mod value;
+
+pub use ctx::{CancelToken, Ctx, Level, Progress};
+pub use error::{Error, Result, ResultExt};
+pub use plugin::{FnSpec, OptSpec, ParamSpec, Plugin, PluginInfo, Ty};
+pub use tensor::{DType, Device, Tensor};
+pub use value::{Map, Object, Value};
+
+/// The sdk version, which plugins record in their provenance.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Whether this build has the libtorch engine.
+pub const HAS_TORCH: bool = cfg!(feature = "torch");

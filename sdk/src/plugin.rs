@@ -1,0 +1,191 @@
+//! The plugin contract: every analysis step, builtin, WASM or native, is a `Plugin`.
+//!
+//! A plugin describes its functions with `FnSpec`s (parameters, options with defaults, what it
+//! returns, the study section it implements). The host checks positional arguments against the
+//! spec before calling; the plugin turns its options map into a typed struct with
+//! [`crate::options::parse`], which rejects unknown keys and lists the valid ones.
+use crate::ctx::Ctx;
+use crate::error::Result;
+use crate::value::{Map, Value};
+
+/// Argument and option types, as scripts see them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Any,
+    Bool,
+    Int,
+    /// A number: ints are accepted and widened.
+    Float,
+    Str,
+    /// A tensor; nested lists of numbers are accepted and converted.
+    Tensor,
+    List,
+    Map,
+    /// A host object handle (model, dataset).
+    Object,
+}
+
+impl Ty {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ty::Any => "any",
+            Ty::Bool => "bool",
+            Ty::Int => "int",
+            Ty::Float => "float",
+            Ty::Str => "string",
+            Ty::Tensor => "tensor",
+            Ty::List => "list",
+            Ty::Map => "map",
+            Ty::Object => "object",
+        }
+    }
+
+    /// Whether `v` is acceptable where this type is expected.
+    pub fn accepts(self, v: &Value) -> bool {
+        match (self, v) {
+            (Ty::Any, _) => true,
+            (Ty::Bool, Value::Bool(_)) => true,
+            (Ty::Int, Value::Int(_)) => true,
+            (Ty::Float, Value::Int(_) | Value::Float(_)) => true,
+            (Ty::Str, Value::Str(_)) => true,
+            (Ty::Tensor, Value::Tensor(_) | Value::List(_)) => true,
+            (Ty::List, Value::List(_)) => true,
+            (Ty::Map, Value::Map(_)) => true,
+            (Ty::Object, Value::Object(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// One positional parameter.
+#[derive(Clone, Debug)]
+pub struct ParamSpec {
+    pub name: String,
+    pub ty: Ty,
+    pub doc: String,
+    /// Optional trailing parameters may be left out.
+    pub optional: bool,
+}
+
+/// One key of the options map.
+#[derive(Clone, Debug)]
+pub struct OptSpec {
+    pub name: String,
+    pub ty: Ty,
+    /// The default as a script literal (`"0.001"`, `"\"cpu\""`, `"none"`).
+    pub default: String,
+    pub doc: String,
+}
+
+/// Documentation and signature of one function.
+#[derive(Clone, Debug, Default)]
+pub struct FnSpec {
+    pub name: String,
+    pub summary: String,
+    pub params: Vec<ParamSpec>,
+    pub options: Vec<OptSpec>,
+    pub returns: String,
+    /// The part of the study (paper section) this function implements.
+    pub section: String,
+    /// A short script example.
+    pub example: String,
+}
+
+impl FnSpec {
+    pub fn new(name: &str, summary: &str) -> Self {
+        FnSpec { name: name.into(), summary: summary.into(), ..Default::default() }
+    }
+    pub fn param(mut self, name: &str, ty: Ty, doc: &str) -> Self {
+        self.params.push(ParamSpec { name: name.into(), ty, doc: doc.into(), optional: false });
+        self
+    }
+    pub fn optional_param(mut self, name: &str, ty: Ty, doc: &str) -> Self {
+        self.params.push(ParamSpec { name: name.into(), ty, doc: doc.into(), optional: true });
+        self
+    }
+    pub fn opt(mut self, name: &str, ty: Ty, default: &str, doc: &str) -> Self {
+        self.options.push(OptSpec { name: name.into(), ty, default: default.into(), doc: doc.into() });
+        self
+    }
+    pub fn returns(mut self, doc: &str) -> Self {
+        self.returns = doc.into();
+        self
+    }
+    pub fn section(mut self, s: &str) -> Self {
+        self.section = s.into();
+        self
+    }
+    pub fn example(mut self, s: &str) -> Self {
+        self.example = s.into();
+        self
+    }
+
+    pub fn required_params(&self) -> usize {
+        self.params.iter().filter(|p| !p.optional).count()
+    }
+
+    /// `name(a, b, #{opt: default, ...})`
+    pub fn signature(&self, namespace: &str) -> String {
+        let mut parts: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| if p.optional { format!("[{}]", p.name) } else { p.name.clone() })
+            .collect();
+        if !self.options.is_empty() {
+            let o: Vec<String> = self.options.iter().map(|o| format!("{}: {}", o.name, o.default)).collect();
+            parts.push(format!("#{{{}}}", o.join(", ")));
+        }
+        format!("{namespace}::{}({})", self.name, parts.join(", "))
+    }
+
+    /// Markdown documentation, as `emoscope doc` and the REPL's `:help` render it.
+    pub fn to_markdown(&self, namespace: &str) -> String {
+        let mut s = format!("### `{}::{}`\n\n`{}`\n\n{}\n", namespace, self.name, self.signature(namespace), self.summary);
+        if !self.params.is_empty() {
+            s.push_str("\n| parameter | type | |\n|---|---|---|\n");
+            for p in &self.params {
+                let opt = if p.optional { " (optional)" } else { "" };
+                s.push_str(&format!("| `{}`{opt} | {} | {} |\n", p.name, p.ty.name(), p.doc));
+            }
+        }
+        if !self.options.is_empty() {
+            s.push_str("\n| option | type | default | |\n|---|---|---|---|\n");
+            for o in &self.options {
+                s.push_str(&format!("| `{}` | {} | `{}` | {} |\n", o.name, o.ty.name(), o.default, o.doc));
+            }
+        }
+        if !self.returns.is_empty() {
+            s.push_str(&format!("\n**Returns:** {}\n", self.returns));
+        }
+        if !self.section.is_empty() {
+            s.push_str(&format!("\n**Study section:** {}\n", self.section));
+        }
+        if !self.example.is_empty() {
+            s.push_str(&format!("\n```rhai\n{}\n```\n", self.example));
+        }
+        s
+    }
+}
+
+/// What a plugin says about itself.
+#[derive(Clone, Debug)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub functions: Vec<FnSpec>,
+}
+
+impl PluginInfo {
+    pub fn function(&self, name: &str) -> Option<&FnSpec> {
+        self.functions.iter().find(|f| f.name == name)
+    }
+}
+
+/// An analysis step. Builtin plugins are plain crates exposing `pub fn plugin() -> impl Plugin`.
+pub trait Plugin: Send + Sync {
+    fn info(&self) -> PluginInfo;
+    /// Call `function` with positional `args` (already checked against the FnSpec by the host)
+    /// and the options map (which the plugin parses with [`crate::options::parse`]).
+    fn call(&self, function: &str, args: &[Value], options: &Map, ctx: &Ctx) -> Result<Value>;
+}
