@@ -1,1 +1,159 @@
-fn main(){}
+//! The `emoscope` command line: run, repl, plugins, doc, demo.
+use clap::{Args, Parser, Subcommand};
+use emoscope::registry::Registry;
+use emoscope::session::{Session, Settings};
+use emoscope::{doc, repl, script};
+use emoscope_sdk::{Device, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "emoscope", version, about = "Machine-behavioural research on emotion: triplets, SPoSE embeddings, brain alignment")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a Rhai script
+    Run {
+        /// The script file
+        script: PathBuf,
+        /// A constant for the script: integers, floats and booleans are parsed, anything else is a string
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+    /// Start the interactive REPL
+    Repl {
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+    /// List plugins: name, version, origin, number of functions
+    Plugins,
+    /// Print the markdown reference of every namespace (or one)
+    Doc {
+        namespace: Option<String>,
+    },
+    /// Run the embedded quickstart pipeline (scripts/quickstart.rhai)
+    Demo {
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+}
+
+#[derive(Args, Clone)]
+struct RunOpts {
+    /// Output directory (the script sees it as the constant `out`)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Default device: cpu, cuda, cuda:N (needs the torch feature)
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Worker threads (default: all cores)
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The run's seed
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// No progress bars or info messages
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn settings(o: &RunOpts, default_out: &str, log: bool) -> Result<Settings, String> {
+    let device: Device = o.device.parse().map_err(|e: emoscope_sdk::Error| e.to_string())?;
+    if device.is_torch() && !emoscope_sdk::HAS_TORCH {
+        return Err(format!("--device {device} needs the torch engine: this emoscope was built without `--features torch`"));
+    }
+    if let Some(n) = o.threads {
+        if n == 0 {
+            return Err("--threads must be at least 1".into());
+        }
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| e.to_string())?;
+    }
+    let out_dir = o.out.clone().unwrap_or_else(|| PathBuf::from(default_out));
+    Ok(Settings {
+        seed: o.seed,
+        device,
+        threads: o.threads.unwrap_or_else(rayon::current_num_threads),
+        log_file: log.then(|| out_dir.join("emoscope.log")),
+        out_dir,
+        quiet: o.quiet,
+    })
+}
+
+/// Ctrl-C cancels the running work; a second Ctrl-C before it stops exits at once.
+fn install_ctrlc(session: &Arc<Session>) {
+    let cancel = session.cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if cancel.is_cancelled() {
+            eprintln!("\ninterrupted twice: exiting");
+            std::process::exit(130);
+        }
+        cancel.cancel();
+    });
+}
+
+fn run_script(file: &str, text: &str, sets: BTreeMap<String, Value>, s: Settings) -> Result<ExitCode, String> {
+    std::fs::create_dir_all(&s.out_dir).map_err(|e| format!("cannot create output directory {}: {e}", s.out_dir.display()))?;
+    let session = Arc::new(Session::new(s, Arc::new(Registry::with_builtins())).map_err(|e| e.to_string())?);
+    install_ctrlc(&session);
+    let engine = script::engine(session.clone());
+    let out = session.settings.out_dir.display().to_string();
+    let mut scope = script::scope_with(&sets, &out);
+    let result = script::run(&engine, file, text, &mut scope);
+    let cancelled = session.cancel.is_cancelled();
+    let (status, err) = match &result {
+        Ok(_) => ("ok", None),
+        Err(e) if cancelled => ("cancelled", Some(e.as_str())),
+        Err(e) => ("error", Some(e.as_str())),
+    };
+    let written = session.write_run_json(Some((file, text)), &sets, status, err);
+    if let Err(e) = &result {
+        eprintln!("error: {e}");
+    }
+    match written {
+        Ok(p) if !session.settings.quiet => eprintln!("provenance: {}", p.display()),
+        Ok(_) => {}
+        Err(e) => eprintln!("error: could not write run.json: {e}"),
+    }
+    Ok(match (result, cancelled) {
+        (Ok(_), _) => ExitCode::SUCCESS,
+        (Err(_), true) => ExitCode::from(130),
+        (Err(_), false) => ExitCode::FAILURE,
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Run { script, set, opts } => (|| {
+            let text = std::fs::read_to_string(&script).map_err(|e| format!("cannot read script {}: {e}", script.display()))?;
+            let sets = set.iter().map(|s| script::parse_set(s)).collect::<Result<BTreeMap<_, _>, _>>()?;
+            run_script(&script.display().to_string(), &text, sets, settings(&opts, "out", true)?)
+        })(),
+        Cmd::Demo { opts } => (|| run_script("scripts/quickstart.rhai", emoscope::QUICKSTART, BTreeMap::new(), settings(&opts, "emoscope-demo", true)?))(),
+        Cmd::Repl { opts } => (|| {
+            let session = Arc::new(Session::new(settings(&opts, ".", false)?, Arc::new(Registry::with_builtins())).map_err(|e| e.to_string())?);
+            install_ctrlc(&session);
+            repl::run(session).map(|_| ExitCode::SUCCESS)
+        })(),
+        Cmd::Plugins => {
+            print!("{}", emoscope::plugins_table(&Registry::with_builtins()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Doc { namespace } => doc::render(&Registry::with_builtins(), namespace.as_deref()).map(|s| {
+            print!("{s}");
+            ExitCode::SUCCESS
+        }),
+    };
+    r.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
+}

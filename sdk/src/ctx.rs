@@ -63,6 +63,8 @@ pub trait HostServices: Send + Sync {
     fn progress(&self, label: &str, total: u64) -> Box<dyn Progress>;
     /// Record a file the step read (its sha256 goes into `run.json`).
     fn input_file(&self, _path: &Path) {}
+    /// Record a file the step wrote (listed in `run.json`).
+    fn output_file(&self, _path: &Path) {}
 }
 
 /// A host that logs to stderr and shows no progress.
@@ -134,6 +136,10 @@ impl Ctx {
 
     pub fn input_file(&self, path: &Path) {
         self.host.input_file(path)
+    }
+
+    pub fn output_file(&self, path: &Path) {
+        self.host.output_file(path)
     }
 
     /// A path under the output directory.
