@@ -17,7 +17,10 @@ pub const QUICKSTART: &str = include_str!("../../scripts/quickstart.rhai");
 
 /// The `emoscope plugins` table: name, version, origin, function count.
 pub fn plugins_table(registry: &registry::Registry) -> String {
-    let mut s = format!("{:<10} {:<9} {:<8} {:>9}  {}\n", "name", "version", "origin", "functions", "description");
+    let mut s = format!(
+        "{:<10} {:<9} {:<8} {:>9}  {}\n",
+        "name", "version", "origin", "functions", "description"
+    );
     for e in registry.entries() {
         s.push_str(&format!(
             "{:<10} {:<9} {:<8} {:>9}  {}\n",

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "emoscope", version, about = "Machine-behavioural research on emotion: triplets, SPoSE embeddings, brain alignment")]
+#[command(
+    name = "emoscope",
+    version,
+    about = "Machine-behavioural research on emotion: triplets, SPoSE embeddings, brain alignment"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -36,9 +40,7 @@ enum Cmd {
     /// List plugins: name, version, origin, number of functions
     Plugins,
     /// Print the markdown reference of every namespace (or one)
-    Doc {
-        namespace: Option<String>,
-    },
+    Doc { namespace: Option<String> },
     /// Run the embedded quickstart pipeline (scripts/quickstart.rhai)
     Demo {
         #[command(flatten)]
@@ -66,7 +68,10 @@ struct RunOpts {
 }
 
 fn settings(o: &RunOpts, default_out: &str, log: bool) -> Result<Settings, String> {
-    let device: Device = o.device.parse().map_err(|e: emoscope_sdk::Error| e.to_string())?;
+    let device: Device = o
+        .device
+        .parse()
+        .map_err(|e: emoscope_sdk::Error| e.to_string())?;
     if device.is_torch() && !emoscope_sdk::HAS_TORCH {
         return Err(format!("--device {device} needs the torch engine: this emoscope was built without `--features torch`"));
     }
@@ -74,7 +79,10 @@ fn settings(o: &RunOpts, default_out: &str, log: bool) -> Result<Settings, Strin
         if n == 0 {
             return Err("--threads must be at least 1".into());
         }
-        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| e.to_string())?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| e.to_string())?;
     }
     let out_dir = o.out.clone().unwrap_or_else(|| PathBuf::from(default_out));
     Ok(Settings {
@@ -87,22 +95,21 @@ fn settings(o: &RunOpts, default_out: &str, log: bool) -> Result<Settings, Strin
     })
 }
 
-/// Ctrl-C cancels the running work; a second Ctrl-C before it stops exits at once.
-fn install_ctrlc(session: &Arc<Session>) {
-    let cancel = session.cancel.clone();
-    let _ = ctrlc::set_handler(move || {
-        if cancel.is_cancelled() {
-            eprintln!("\ninterrupted twice: exiting");
-            std::process::exit(130);
-        }
-        cancel.cancel();
-    });
-}
-
-fn run_script(file: &str, text: &str, sets: BTreeMap<String, Value>, s: Settings) -> Result<ExitCode, String> {
-    std::fs::create_dir_all(&s.out_dir).map_err(|e| format!("cannot create output directory {}: {e}", s.out_dir.display()))?;
-    let session = Arc::new(Session::new(s, Arc::new(Registry::with_builtins())).map_err(|e| e.to_string())?);
-    install_ctrlc(&session);
+fn run_script(
+    file: &str,
+    text: &str,
+    sets: BTreeMap<String, Value>,
+    s: Settings,
+) -> Result<ExitCode, String> {
+    std::fs::create_dir_all(&s.out_dir).map_err(|e| {
+        format!(
+            "cannot create output directory {}: {e}",
+            s.out_dir.display()
+        )
+    })?;
+    let session =
+        Arc::new(Session::new(s, Arc::new(Registry::with_builtins())).map_err(|e| e.to_string())?);
+    session.install_ctrlc();
     let engine = script::engine(session.clone());
     let out = session.settings.out_dir.display().to_string();
     let mut scope = script::scope_with(&sets, &out);
@@ -133,24 +140,46 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Run { script, set, opts } => (|| {
-            let text = std::fs::read_to_string(&script).map_err(|e| format!("cannot read script {}: {e}", script.display()))?;
-            let sets = set.iter().map(|s| script::parse_set(s)).collect::<Result<BTreeMap<_, _>, _>>()?;
-            run_script(&script.display().to_string(), &text, sets, settings(&opts, "out", true)?)
+            let text = std::fs::read_to_string(&script)
+                .map_err(|e| format!("cannot read script {}: {e}", script.display()))?;
+            let sets = set
+                .iter()
+                .map(|s| script::parse_set(s))
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
+            run_script(
+                &script.display().to_string(),
+                &text,
+                sets,
+                settings(&opts, "out", true)?,
+            )
         })(),
-        Cmd::Demo { opts } => (|| run_script("scripts/quickstart.rhai", emoscope::QUICKSTART, BTreeMap::new(), settings(&opts, "emoscope-demo", true)?))(),
+        Cmd::Demo { opts } => (|| {
+            run_script(
+                "scripts/quickstart.rhai",
+                emoscope::QUICKSTART,
+                BTreeMap::new(),
+                settings(&opts, "emoscope-demo", true)?,
+            )
+        })(),
         Cmd::Repl { opts } => (|| {
-            let session = Arc::new(Session::new(settings(&opts, ".", false)?, Arc::new(Registry::with_builtins())).map_err(|e| e.to_string())?);
-            install_ctrlc(&session);
+            let session = Arc::new(
+                Session::new(
+                    settings(&opts, ".", false)?,
+                    Arc::new(Registry::with_builtins()),
+                )
+                .map_err(|e| e.to_string())?,
+            );
             repl::run(session).map(|_| ExitCode::SUCCESS)
         })(),
         Cmd::Plugins => {
             print!("{}", emoscope::plugins_table(&Registry::with_builtins()));
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Doc { namespace } => doc::render(&Registry::with_builtins(), namespace.as_deref()).map(|s| {
-            print!("{s}");
-            ExitCode::SUCCESS
-        }),
+        Cmd::Doc { namespace } => doc::render(&Registry::with_builtins(), namespace.as_deref())
+            .map(|s| {
+                print!("{s}");
+                ExitCode::SUCCESS
+            }),
     };
     r.unwrap_or_else(|e| {
         eprintln!("error: {e}");

@@ -36,7 +36,10 @@ impl Registry {
     /// The host namespaces plus every builtin plugin.
     pub fn with_builtins() -> Self {
         let mut r = Registry::default();
-        r.add(Arc::new(crate::script::tensor::TensorNs::default()), Origin::Host);
+        r.add(
+            Arc::new(crate::script::tensor::TensorNs::default()),
+            Origin::Host,
+        );
         r.add(Arc::new(crate::script::io::IoNs), Origin::Host);
         r.add(Arc::new(emoscope_rsa::plugin()), Origin::Builtin);
         r
@@ -46,7 +49,11 @@ impl Registry {
         let info = plugin.info();
         // A later plugin of the same name replaces the earlier one (a user's override).
         self.entries.retain(|e| e.info.name != info.name);
-        self.entries.push(Entry { plugin, info, origin });
+        self.entries.push(Entry {
+            plugin,
+            info,
+            origin,
+        });
     }
 
     pub fn entries(&self) -> &[Entry] {

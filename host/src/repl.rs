@@ -29,7 +29,12 @@ struct ReplHelper {
 
 impl Completer for ReplHelper {
     type Candidate = Pair;
-    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let start = line[..pos]
             .char_indices()
             .rev()
@@ -51,7 +56,16 @@ impl Completer for ReplHelper {
         cands.retain(|c| c.starts_with(word));
         cands.sort();
         cands.dedup();
-        Ok((start, cands.into_iter().map(|c| Pair { display: c.clone(), replacement: c }).collect()))
+        Ok((
+            start,
+            cands
+                .into_iter()
+                .map(|c| Pair {
+                    display: c.clone(),
+                    replacement: c,
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -62,7 +76,11 @@ impl Highlighter for ReplHelper {}
 
 impl Validator for ReplHelper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
-        Ok(if is_incomplete(ctx.input()) { ValidationResult::Incomplete } else { ValidationResult::Valid(None) })
+        Ok(if is_incomplete(ctx.input()) {
+            ValidationResult::Incomplete
+        } else {
+            ValidationResult::Valid(None)
+        })
     }
 }
 
@@ -113,7 +131,10 @@ fn history_path() -> PathBuf {
     if let Some(p) = std::env::var_os("EMOSCOPE_HISTORY") {
         return p.into();
     }
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".emoscope_history")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".emoscope_history")
 }
 
 struct State {
@@ -125,9 +146,14 @@ struct State {
 
 impl State {
     fn eval(&mut self, src: &str) -> Result<rhai::Dynamic, String> {
-        let ast = self.engine.compile_with_scope(&self.scope, src).map_err(|e| script::format_parse_error("<repl>", &e))?;
+        let ast = self
+            .engine
+            .compile_with_scope(&self.scope, src)
+            .map_err(|e| script::format_parse_error("<repl>", &e))?;
         let run = self.functions.merge(&ast);
-        let r = self.engine.eval_ast_with_scope::<rhai::Dynamic>(&mut self.scope, &run);
+        let r = self
+            .engine
+            .eval_ast_with_scope::<rhai::Dynamic>(&mut self.scope, &run);
         // fn definitions persist between lines
         self.functions = self.functions.merge(&ast.clone_functions_only());
         r.map_err(|e| {
@@ -153,7 +179,13 @@ impl State {
             ":plugins" => print!("{}", crate::plugins_table(&self.session.registry)),
             ":vars" => {
                 for (name, _, v) in self.scope.iter() {
-                    println!("{name} = {}", convert::render(&convert::from_dynamic(&v)).lines().next().unwrap_or(""));
+                    println!(
+                        "{name} = {}",
+                        convert::render(&convert::from_dynamic(&v))
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                    );
                 }
             }
             ":time" => {
@@ -177,12 +209,23 @@ pub fn run(session: Arc<Session>) -> Result<(), String> {
     let registry = session.registry.clone();
     let variables = Rc::new(RefCell::new(Vec::new()));
     let helper = ReplHelper {
-        functions: registry.entries().iter().flat_map(|e| e.info.functions.iter().map(move |f| format!("{}::{}", e.info.name, f.name))).collect(),
+        functions: registry
+            .entries()
+            .iter()
+            .flat_map(|e| {
+                e.info
+                    .functions
+                    .iter()
+                    .map(move |f| format!("{}::{}", e.info.name, f.name))
+            })
+            .collect(),
         namespaces: registry.namespaces(),
         variables: variables.clone(),
     };
-    let mut rl: Editor<ReplHelper, rustyline::history::DefaultHistory> = Editor::new().map_err(|e| e.to_string())?;
+    let mut rl: Editor<ReplHelper, rustyline::history::DefaultHistory> =
+        Editor::new().map_err(|e| e.to_string())?;
     rl.set_helper(Some(helper));
+    session.install_ctrlc();
     let hist = history_path();
     let _ = rl.load_history(&hist);
     let out = session.settings.out_dir.display().to_string();
@@ -192,7 +235,10 @@ pub fn run(session: Arc<Session>) -> Result<(), String> {
         functions: AST::empty(),
         session: session.clone(),
     };
-    println!("emoscope {} REPL: :help for help, Tab to complete, Ctrl-D to quit", crate::VERSION);
+    println!(
+        "emoscope {} REPL: :help for help, Tab to complete, Ctrl-D to quit",
+        crate::VERSION
+    );
     loop {
         match rl.readline("emoscope> ") {
             Ok(line) => {
@@ -213,7 +259,8 @@ pub fn run(session: Arc<Session>) -> Result<(), String> {
                         Err(e) => eprintln!("{e}"),
                     }
                 }
-                *variables.borrow_mut() = state.scope.iter().map(|(n, _, _)| n.to_string()).collect();
+                *variables.borrow_mut() =
+                    state.scope.iter().map(|(n, _, _)| n.to_string()).collect();
             }
             Err(ReadlineError::Interrupted) => {
                 println!("(Ctrl-C: type :quit or press Ctrl-D to leave)");

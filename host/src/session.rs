@@ -100,7 +100,11 @@ impl HostServices for Services {
             Level::Debug => false,
         };
         if show {
-            let line = if level == Level::Warn { format!("warning: {msg}") } else { msg.to_string() };
+            let line = if level == Level::Warn {
+                format!("warning: {msg}")
+            } else {
+                msg.to_string()
+            };
             match &self.bars {
                 Some(b) => {
                     let _ = b.println(line);
@@ -115,9 +119,11 @@ impl HostServices for Services {
             Some(m) => {
                 let pb = m.add(ProgressBar::new(total));
                 pb.set_style(
-                    ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})")
-                        .expect("static template")
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})",
+                    )
+                    .expect("static template")
+                    .progress_chars("=> "),
                 );
                 pb.set_message(label.to_string());
                 Box::new(Bar(pb))
@@ -154,24 +160,52 @@ pub struct Session {
 
 impl Session {
     pub fn new(settings: Settings, registry: Arc<Registry>) -> Result<Self> {
-        let bars = (!settings.quiet && std::io::stderr().is_terminal()).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let bars = (!settings.quiet && std::io::stderr().is_terminal())
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         let log = match &settings.log_file {
             Some(p) => {
                 if let Some(d) = p.parent() {
                     std::fs::create_dir_all(d)?;
                 }
-                Some(std::fs::OpenOptions::new().create(true).append(true).open(p)?)
+                Some(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)?,
+                )
             }
             None => None,
         };
         Ok(Session {
             cancel: CancelToken::new(),
             registry,
-            services: Arc::new(Services { quiet: settings.quiet, bars, log: Mutex::new(log), provenance: Mutex::default() }),
+            services: Arc::new(Services {
+                quiet: settings.quiet,
+                bars,
+                log: Mutex::new(log),
+                provenance: Mutex::default(),
+            }),
             started: Instant::now(),
-            started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            started_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
             settings,
         })
+    }
+
+    /// Ctrl-C cancels the running work through the CancelToken; a second Ctrl-C before it
+    /// stops exits at once. (The REPL calls this after creating its editor, whose own SIGINT
+    /// handler would otherwise replace this one.)
+    pub fn install_ctrlc(&self) {
+        let cancel = self.cancel.clone();
+        let _ = ctrlc::set_handler(move || {
+            if cancel.is_cancelled() {
+                eprintln!("\ninterrupted twice: exiting");
+                std::process::exit(130);
+            }
+            cancel.cancel();
+        });
     }
 
     pub fn ctx(&self) -> Ctx {
@@ -205,7 +239,16 @@ impl Session {
     }
 
     pub fn record_call(&self, function: &str, seconds: f64, status: &str) {
-        self.services.provenance.lock().unwrap().calls.push(CallRecord { function: function.into(), seconds, status: status.into() });
+        self.services
+            .provenance
+            .lock()
+            .unwrap()
+            .calls
+            .push(CallRecord {
+                function: function.into(),
+                seconds,
+                status: status.into(),
+            });
     }
 
     pub fn record_input(&self, path: &Path) {
@@ -222,7 +265,13 @@ impl Session {
 
     /// Write `OUT/run.json`: versions, script and hash, `--set` values, seed, device, threads,
     /// inputs with hashes, outputs, and the wall time of every plugin call.
-    pub fn write_run_json(&self, script: Option<(&str, &str)>, sets: &BTreeMap<String, Value>, status: &str, error: Option<&str>) -> Result<PathBuf> {
+    pub fn write_run_json(
+        &self,
+        script: Option<(&str, &str)>,
+        sets: &BTreeMap<String, Value>,
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<PathBuf> {
         let p = self.services.provenance.lock().unwrap();
         let plugins: Vec<serde_json::Value> = self
             .registry
@@ -231,10 +280,14 @@ impl Session {
             .map(|e| serde_json::json!({"name": e.info.name, "version": e.info.version, "origin": e.origin.name()}))
             .collect();
         let files = |m: &BTreeMap<PathBuf, String>| -> Vec<serde_json::Value> {
-            m.iter().map(|(k, v)| serde_json::json!({"path": k.display().to_string(), "sha256": v})).collect()
+            m.iter()
+                .map(|(k, v)| serde_json::json!({"path": k.display().to_string(), "sha256": v}))
+                .collect()
         };
-        let set: serde_json::Map<String, serde_json::Value> =
-            sets.iter().map(|(k, v)| (k.clone(), v.to_json().unwrap_or(serde_json::Value::Null))).collect();
+        let set: serde_json::Map<String, serde_json::Value> = sets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json().unwrap_or(serde_json::Value::Null)))
+            .collect();
         let json = serde_json::json!({
             "emoscope_version": crate::VERSION,
             "sdk_version": emoscope_sdk::VERSION,

@@ -102,13 +102,34 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(host: Arc<dyn HostServices>, cancel: CancelToken, seed: u64, device: Device, out_dir: PathBuf, threads: usize) -> Self {
-        Ctx { cancel, seed, device, out_dir, threads, host }
+    pub fn new(
+        host: Arc<dyn HostServices>,
+        cancel: CancelToken,
+        seed: u64,
+        device: Device,
+        out_dir: PathBuf,
+        threads: usize,
+    ) -> Self {
+        Ctx {
+            cancel,
+            seed,
+            device,
+            out_dir,
+            threads,
+            host,
+        }
     }
 
     /// A context for tests and library use: no progress, stderr logging, seed 0, CPU.
     pub fn detached() -> Self {
-        Self::new(Arc::new(NullHost), CancelToken::new(), 0, Device::Cpu, PathBuf::from("."), 1)
+        Self::new(
+            Arc::new(NullHost),
+            CancelToken::new(),
+            0,
+            Device::Cpu,
+            PathBuf::from("."),
+            1,
+        )
     }
 
     /// A ChaCha8 RNG seeded with `seed`, or the run's seed when `None`.
@@ -156,9 +177,24 @@ mod tests {
     #[test]
     fn rng_is_reproducible_chacha8() {
         let ctx = Ctx::detached();
-        let a: Vec<u32> = (0..4).map({ let mut r = ctx.rng(Some(7)); move |_| r.random() }).collect();
-        let b: Vec<u32> = (0..4).map({ let mut r = ctx.rng(Some(7)); move |_| r.random() }).collect();
-        let c: Vec<u32> = (0..4).map({ let mut r = ctx.rng(Some(8)); move |_| r.random() }).collect();
+        let a: Vec<u32> = (0..4)
+            .map({
+                let mut r = ctx.rng(Some(7));
+                move |_| r.random()
+            })
+            .collect();
+        let b: Vec<u32> = (0..4)
+            .map({
+                let mut r = ctx.rng(Some(7));
+                move |_| r.random()
+            })
+            .collect();
+        let c: Vec<u32> = (0..4)
+            .map({
+                let mut r = ctx.rng(Some(8));
+                move |_| r.random()
+            })
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -14,7 +14,8 @@ use std::fmt;
 
 /// Parse an options map into `T`, rejecting unknown keys.
 pub fn parse<T: DeserializeOwned>(options: &Map) -> Result<T> {
-    T::deserialize(ValueDe(Value::Map(options.clone()))).map_err(|e| Error::msg(format!("bad option: {}", e.0)))
+    T::deserialize(ValueDe(Value::Map(options.clone())))
+        .map_err(|e| Error::msg(format!("bad option: {}", e.0)))
 }
 
 /// Parse any Value into `T`.
@@ -59,8 +60,14 @@ impl<'de> IntoDeserializer<'de, DeError> for ValueDe {
 struct SeqDe(std::vec::IntoIter<Value>);
 impl<'de> de::SeqAccess<'de> for SeqDe {
     type Error = DeError;
-    fn next_element_seed<T: de::DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
-        self.0.next().map(|v| seed.deserialize(ValueDe(v))).transpose()
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        self.0
+            .next()
+            .map(|v| seed.deserialize(ValueDe(v)))
+            .transpose()
     }
 }
 
@@ -70,7 +77,10 @@ struct MapDe {
 }
 impl<'de> de::MapAccess<'de> for MapDe {
     type Error = DeError;
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
@@ -79,7 +89,10 @@ impl<'de> de::MapAccess<'de> for MapDe {
             None => Ok(None),
         }
     }
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, DeError> {
         seed.deserialize(ValueDe(self.value.take().unwrap_or_default()))
     }
 }
@@ -95,15 +108,30 @@ impl<'de> de::Deserializer<'de> for ValueDe {
             Value::Float(f) => visitor.visit_f64(f),
             Value::Str(s) => visitor.visit_string(s),
             Value::List(l) => visitor.visit_seq(SeqDe(l.into_iter())),
-            Value::Map(m) => visitor.visit_map(MapDe { iter: m.into_iter(), value: None }),
+            Value::Map(m) => visitor.visit_map(MapDe {
+                iter: m.into_iter(),
+                value: None,
+            }),
             Value::Tensor(t) => {
                 // A tensor where plain data is expected: a 1-D tensor reads as a list of numbers.
                 let int = !t.dtype().is_float();
                 let v = t.to_vec_f64().map_err(|e| DeError(e.to_string()))?;
                 if t.ndim() > 1 {
-                    return Err(DeError(format!("expected a list, got a tensor of shape {:?}", t.shape())));
+                    return Err(DeError(format!(
+                        "expected a list, got a tensor of shape {:?}",
+                        t.shape()
+                    )));
                 }
-                let l = v.into_iter().map(|x| if int { Value::Int(x as i64) } else { Value::Float(x) }).collect::<Vec<_>>();
+                let l = v
+                    .into_iter()
+                    .map(|x| {
+                        if int {
+                            Value::Int(x as i64)
+                        } else {
+                            Value::Float(x)
+                        }
+                    })
+                    .collect::<Vec<_>>();
                 visitor.visit_seq(SeqDe(l.into_iter()))
             }
             Value::Object(o) => Err(DeError(format!("unexpected {} object", o.type_name()))),
@@ -128,25 +156,47 @@ impl<'de> de::Deserializer<'de> for ValueDe {
         }
     }
 
-    fn deserialize_enum<V: Visitor<'de>>(self, _name: &'static str, _variants: &'static [&'static str], visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         match self.0 {
             Value::Str(s) => visitor.visit_enum(s.into_deserializer()),
-            other => Err(DeError(format!("expected a string naming a variant, got {}", other.type_name()))),
+            other => Err(DeError(format!(
+                "expected a string naming a variant, got {}",
+                other.type_name()
+            ))),
         }
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         visitor.visit_newtype_struct(self)
     }
 
-    fn deserialize_struct<V: Visitor<'de>>(self, name: &'static str, fields: &'static [&'static str], visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         if name == TENSOR_MAGIC {
             let t = match &self.0 {
                 Value::Tensor(_) => self.0,
                 Value::List(_) | Value::Int(_) | Value::Float(_) => {
                     Value::Tensor(tensor_from_nested(&self.0).map_err(|e| DeError(e.to_string()))?)
                 }
-                other => return Err(DeError(format!("expected a tensor, got {}", other.type_name()))),
+                other => {
+                    return Err(DeError(format!(
+                        "expected a tensor, got {}",
+                        other.type_name()
+                    )))
+                }
             };
             PARKED.with(|p| *p.borrow_mut() = Some(t));
             return visitor.visit_unit();
@@ -166,7 +216,9 @@ impl<'de> de::Deserializer<'de> for ValueDe {
 }
 
 fn take_parked<E: de::Error>() -> Result<Value, E> {
-    PARKED.with(|p| p.borrow_mut().take()).ok_or_else(|| E::custom("tensors and values can only be read from emoscope Values"))
+    PARKED
+        .with(|p| p.borrow_mut().take())
+        .ok_or_else(|| E::custom("tensors and values can only be read from emoscope Values"))
 }
 
 impl<'de> Deserialize<'de> for Tensor {
@@ -180,7 +232,10 @@ impl<'de> Deserialize<'de> for Tensor {
             fn visit_unit<E: de::Error>(self) -> Result<Tensor, E> {
                 match take_parked::<E>()? {
                     Value::Tensor(t) => Ok(t),
-                    other => Err(E::custom(format!("expected a tensor, got {}", other.type_name()))),
+                    other => Err(E::custom(format!(
+                        "expected a tensor, got {}",
+                        other.type_name()
+                    ))),
                 }
             }
         }
@@ -244,14 +299,18 @@ mod tests {
 
     #[test]
     fn unknown_key_lists_valid_ones() {
-        let e = parse::<Params>(&map(vmap! {"lamda" => 0.1})).unwrap_err().to_string();
+        let e = parse::<Params>(&map(vmap! {"lamda" => 0.1}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `lamda`"), "{e}");
         assert!(e.contains("`lambda`") && e.contains("`dims`"), "{e}");
     }
 
     #[test]
     fn wrong_type_is_an_error() {
-        let e = parse::<Params>(&map(vmap! {"dims" => "ninety"})).unwrap_err().to_string();
+        let e = parse::<Params>(&map(vmap! {"dims" => "ninety"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid type"), "{e}");
     }
 }

@@ -93,18 +93,37 @@ pub struct FnSpec {
 
 impl FnSpec {
     pub fn new(name: &str, summary: &str) -> Self {
-        FnSpec { name: name.into(), summary: summary.into(), ..Default::default() }
+        FnSpec {
+            name: name.into(),
+            summary: summary.into(),
+            ..Default::default()
+        }
     }
     pub fn param(mut self, name: &str, ty: Ty, doc: &str) -> Self {
-        self.params.push(ParamSpec { name: name.into(), ty, doc: doc.into(), optional: false });
+        self.params.push(ParamSpec {
+            name: name.into(),
+            ty,
+            doc: doc.into(),
+            optional: false,
+        });
         self
     }
     pub fn optional_param(mut self, name: &str, ty: Ty, doc: &str) -> Self {
-        self.params.push(ParamSpec { name: name.into(), ty, doc: doc.into(), optional: true });
+        self.params.push(ParamSpec {
+            name: name.into(),
+            ty,
+            doc: doc.into(),
+            optional: true,
+        });
         self
     }
     pub fn opt(mut self, name: &str, ty: Ty, default: &str, doc: &str) -> Self {
-        self.options.push(OptSpec { name: name.into(), ty, default: default.into(), doc: doc.into() });
+        self.options.push(OptSpec {
+            name: name.into(),
+            ty,
+            default: default.into(),
+            doc: doc.into(),
+        });
         self
     }
     pub fn returns(mut self, doc: &str) -> Self {
@@ -129,10 +148,20 @@ impl FnSpec {
         let mut parts: Vec<String> = self
             .params
             .iter()
-            .map(|p| if p.optional { format!("[{}]", p.name) } else { p.name.clone() })
+            .map(|p| {
+                if p.optional {
+                    format!("[{}]", p.name)
+                } else {
+                    p.name.clone()
+                }
+            })
             .collect();
         if !self.options.is_empty() {
-            let o: Vec<String> = self.options.iter().map(|o| format!("{}: {}", o.name, o.default)).collect();
+            let o: Vec<String> = self
+                .options
+                .iter()
+                .map(|o| format!("{}: {}", o.name, o.default))
+                .collect();
             parts.push(format!("#{{{}}}", o.join(", ")));
         }
         format!("{namespace}::{}({})", self.name, parts.join(", "))
@@ -140,18 +169,35 @@ impl FnSpec {
 
     /// Markdown documentation, as `emoscope doc` and the REPL's `:help` render it.
     pub fn to_markdown(&self, namespace: &str) -> String {
-        let mut s = format!("### `{}::{}`\n\n`{}`\n\n{}\n", namespace, self.name, self.signature(namespace), self.summary);
+        let mut s = format!(
+            "### `{}::{}`\n\n`{}`\n\n{}\n",
+            namespace,
+            self.name,
+            self.signature(namespace),
+            self.summary
+        );
         if !self.params.is_empty() {
             s.push_str("\n| parameter | type | |\n|---|---|---|\n");
             for p in &self.params {
                 let opt = if p.optional { " (optional)" } else { "" };
-                s.push_str(&format!("| `{}`{opt} | {} | {} |\n", p.name, p.ty.name(), p.doc));
+                s.push_str(&format!(
+                    "| `{}`{opt} | {} | {} |\n",
+                    p.name,
+                    p.ty.name(),
+                    p.doc
+                ));
             }
         }
         if !self.options.is_empty() {
             s.push_str("\n| option | type | default | |\n|---|---|---|---|\n");
             for o in &self.options {
-                s.push_str(&format!("| `{}` | {} | `{}` | {} |\n", o.name, o.ty.name(), o.default, o.doc));
+                s.push_str(&format!(
+                    "| `{}` | {} | `{}` | {} |\n",
+                    o.name,
+                    o.ty.name(),
+                    o.default,
+                    o.doc
+                ));
             }
         }
         if !self.returns.is_empty() {

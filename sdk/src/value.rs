@@ -131,10 +131,18 @@ impl Value {
 
     /// `map[key]`, with an error listing the keys that exist.
     pub fn get(&self, key: &str) -> Result<&Value> {
-        let m = self.as_map().ok_or_else(|| Error::msg(format!("expected a map with key '{key}', got {}", self.type_name())))?;
+        let m = self.as_map().ok_or_else(|| {
+            Error::msg(format!(
+                "expected a map with key '{key}', got {}",
+                self.type_name()
+            ))
+        })?;
         m.get(key).ok_or_else(|| {
             let keys: Vec<_> = m.keys().map(String::as_str).collect();
-            Error::msg(format!("missing key '{key}' (keys present: {})", keys.join(", ")))
+            Error::msg(format!(
+                "missing key '{key}' (keys present: {})",
+                keys.join(", ")
+            ))
         })
     }
 
@@ -145,11 +153,17 @@ impl Value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or(J::Null),
             Value::Str(s) => J::String(s.clone()),
             Value::Tensor(t) => tensor_to_json(t)?,
             Value::List(l) => J::Array(l.iter().map(Value::to_json).collect::<Result<_>>()?),
-            Value::Map(m) => J::Object(m.iter().map(|(k, v)| Ok((k.clone(), v.to_json()?))).collect::<Result<_>>()?),
+            Value::Map(m) => J::Object(
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), v.to_json()?)))
+                    .collect::<Result<_>>()?,
+            ),
             Value::Object(o) => J::String(o.0.describe()),
         })
     }
@@ -159,10 +173,17 @@ impl Value {
         match j {
             J::Null => Value::Null,
             J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => n.as_i64().map(Value::Int).unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN))),
+            J::Number(n) => n
+                .as_i64()
+                .map(Value::Int)
+                .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN))),
             J::String(s) => Value::Str(s.clone()),
             J::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
-            J::Object(o) => Value::Map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
+            J::Object(o) => Value::Map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -174,7 +195,9 @@ fn tensor_to_json(t: &Tensor) -> Result<serde_json::Value> {
             return if int {
                 serde_json::Value::from(x as i64)
             } else {
-                serde_json::Number::from_f64(x).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+                serde_json::Number::from_f64(x)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::Null)
             };
         }
         serde_json::Value::Array(a.outer_iter().map(|r| rec(r, int)).collect())
@@ -197,7 +220,15 @@ pub fn tensor_from_nested(v: &Value) -> Result<Tensor> {
     }
     let mut flat = Vec::new();
     let (mut any_float, mut all_bool) = (false, true);
-    fn walk(v: &Value, depth: usize, shape: &[usize], path: &mut Vec<usize>, out: &mut Vec<f64>, any_float: &mut bool, all_bool: &mut bool) -> Result<()> {
+    fn walk(
+        v: &Value,
+        depth: usize,
+        shape: &[usize],
+        path: &mut Vec<usize>,
+        out: &mut Vec<f64>,
+        any_float: &mut bool,
+        all_bool: &mut bool,
+    ) -> Result<()> {
         match v {
             Value::List(l) => {
                 ensure!(
@@ -214,7 +245,10 @@ pub fn tensor_from_nested(v: &Value) -> Result<Tensor> {
                 }
                 Ok(())
             }
-            _ if depth != shape.len() => bail!("ragged nested list at position {path:?}: expected a list, got {}", v.type_name()),
+            _ if depth != shape.len() => bail!(
+                "ragged nested list at position {path:?}: expected a list, got {}",
+                v.type_name()
+            ),
             Value::Int(i) => {
                 *all_bool = false;
                 out.push(*i as f64);
@@ -230,10 +264,21 @@ pub fn tensor_from_nested(v: &Value) -> Result<Tensor> {
                 out.push(if *b { 1.0 } else { 0.0 });
                 Ok(())
             }
-            other => bail!("tensor elements must be numbers, got {} at position {path:?}", other.type_name()),
+            other => bail!(
+                "tensor elements must be numbers, got {} at position {path:?}",
+                other.type_name()
+            ),
         }
     }
-    walk(v, 0, &shape, &mut Vec::new(), &mut flat, &mut any_float, &mut all_bool)?;
+    walk(
+        v,
+        0,
+        &shape,
+        &mut Vec::new(),
+        &mut flat,
+        &mut any_float,
+        &mut all_bool,
+    )?;
     let t = Tensor::from_vec(flat.clone(), &shape)?;
     Ok(if flat.is_empty() || any_float {
         t

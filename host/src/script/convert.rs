@@ -11,7 +11,11 @@ pub fn to_dynamic(v: Value) -> Dynamic {
         Value::Str(s) => s.into(),
         Value::Tensor(t) => Dynamic::from(t),
         Value::List(l) => Dynamic::from_array(l.into_iter().map(to_dynamic).collect()),
-        Value::Map(m) => Dynamic::from_map(m.into_iter().map(|(k, v)| (k.into(), to_dynamic(v))).collect()),
+        Value::Map(m) => Dynamic::from_map(
+            m.into_iter()
+                .map(|(k, v)| (k.into(), to_dynamic(v)))
+                .collect(),
+        ),
         Value::Object(o) => Dynamic::from(o),
     }
 }
@@ -39,7 +43,11 @@ pub fn from_dynamic(d: &Dynamic) -> Value {
         return Value::List(a.iter().map(from_dynamic).collect());
     }
     if let Some(m) = d.read_lock::<rhai::Map>() {
-        return Value::Map(m.iter().map(|(k, v)| (k.to_string(), from_dynamic(v))).collect::<Map>());
+        return Value::Map(
+            m.iter()
+                .map(|(k, v)| (k.to_string(), from_dynamic(v)))
+                .collect::<Map>(),
+        );
     }
     if let Some(o) = d.read_lock::<Object>() {
         return Value::Object(o.clone());
@@ -60,7 +68,11 @@ pub fn render(v: &Value) -> String {
     fn go(v: &Value, indent: usize, out: &mut String) {
         let pad = " ".repeat(indent);
         match v {
-            Value::Tensor(t) if indent > 0 => out.push_str(&format!("tensor(shape={:?}, dtype={})", t.shape(), t.dtype())),
+            Value::Tensor(t) if indent > 0 => out.push_str(&format!(
+                "tensor(shape={:?}, dtype={})",
+                t.shape(),
+                t.dtype()
+            )),
             Value::Tensor(t) => out.push_str(&t.to_string()),
             Value::Map(m) if m.is_empty() => out.push_str("#{}"),
             Value::Map(m) => {

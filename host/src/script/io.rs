@@ -29,7 +29,10 @@ fn yes() -> bool {
 fn path_arg(v: &Value, what: &str) -> Result<PathBuf> {
     match v {
         Value::Str(s) => Ok(PathBuf::from(s)),
-        other => bail!("{what} must be a file path (string), got {}", other.type_name()),
+        other => bail!(
+            "{what} must be a file path (string), got {}",
+            other.type_name()
+        ),
     }
 }
 
@@ -42,10 +45,17 @@ fn stimulus_list(v: &Option<Value>, ctx: &Ctx) -> Result<Option<Vec<String>>> {
         }
         Some(Value::List(l)) => Some(
             l.iter()
-                .map(|x| x.as_str().map(str::to_string).ok_or_else(|| emoscope_sdk::Error::msg("stimuli: list entries must be strings")))
+                .map(|x| {
+                    x.as_str().map(str::to_string).ok_or_else(|| {
+                        emoscope_sdk::Error::msg("stimuli: list entries must be strings")
+                    })
+                })
                 .collect::<Result<_>>()?,
         ),
-        Some(other) => bail!("stimuli must be a stimulus-list path or a list of names, got {}", other.type_name()),
+        Some(other) => bail!(
+            "stimuli must be a stimulus-list path or a list of names, got {}",
+            other.type_name()
+        ),
     })
 }
 
@@ -77,6 +87,7 @@ impl Plugin for IoNs {
                     .opt("stimuli", Ty::Any, "all videos, in file order", "a stimulus-list file or list of names (0010.mp4 is video id 10): restricts and orders the videos")
                     .returns("#{ids, captions}: ids[i] has the list captions[i]")
                     .section("Data: captions for the language model"),
+                FnSpec::new("exists", "Whether a file or directory exists.").param("path", Ty::Str, "path").returns("bool"),
                 FnSpec::new("stimuli", "Read a stimulus list: one file name per line.")
                     .param("path", Ty::Str, "list file")
                     .returns("list of strings"),
@@ -92,7 +103,11 @@ impl Plugin for IoNs {
                 ctx.input_file(&p);
                 let ext = emoscope_sdk::io::extension(&p);
                 if !o.header && (ext == "csv" || ext == "tsv") {
-                    return emoscope_sdk::io::table::read(&p, if ext == "csv" { b',' } else { b'\t' }, false);
+                    return emoscope_sdk::io::table::read(
+                        &p,
+                        if ext == "csv" { b',' } else { b'\t' },
+                        false,
+                    );
                 }
                 emoscope_sdk::io::load(&p)
             }
@@ -119,10 +134,16 @@ impl Plugin for IoNs {
                     None => c.to_value(),
                 })
             }
+            "exists" => Ok(Value::Bool(path_arg(&args[0], "path")?.exists())),
             "stimuli" => {
                 let p = path_arg(&args[0], "path")?;
                 ctx.input_file(&p);
-                Ok(Value::List(ratings::read_stimulus_list(&p)?.into_iter().map(Value::Str).collect()))
+                Ok(Value::List(
+                    ratings::read_stimulus_list(&p)?
+                        .into_iter()
+                        .map(Value::Str)
+                        .collect(),
+                ))
             }
             other => bail!("io has no function '{other}'"),
         }

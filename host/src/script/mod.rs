@@ -23,6 +23,7 @@ pub fn engine(session: Arc<Session>) -> Engine {
     engine.register_fn("to_string", |o: &mut Object| format!("{o:?}"));
     engine.register_fn("to_debug", |o: &mut Object| format!("{o:?}"));
     engine.register_get("type_name", |o: &mut Object| o.type_name().to_string());
+    engine.register_fn("emoscope_has_torch", || emoscope_sdk::HAS_TORCH);
     plugins::register_all(&mut engine, session.clone());
 
     let s = session.clone();
@@ -31,7 +32,13 @@ pub fn engine(session: Arc<Session>) -> Engine {
     engine.on_debug(move |msg, _src, pos| s.debug(&format!("{msg} ({})", describe_position(pos))));
     // Pure-script loops stop on Ctrl-C too: the engine polls the token between operations.
     let cancel = session.cancel.clone();
-    engine.on_progress(move |_| if cancel.is_cancelled() { Some(Dynamic::from("cancelled (Ctrl-C)")) } else { None });
+    engine.on_progress(move |_| {
+        if cancel.is_cancelled() {
+            Some(Dynamic::from("cancelled (Ctrl-C)"))
+        } else {
+            None
+        }
+    });
     engine
 }
 
@@ -102,15 +109,23 @@ pub fn scope_with(sets: &BTreeMap<String, Value>, out: &str) -> Scope<'static> {
 
 /// Compile and run a whole script.
 pub fn run(engine: &Engine, file: &str, text: &str, scope: &mut Scope) -> Result<Dynamic, String> {
-    let ast: AST = engine.compile_with_scope(scope, text).map_err(|e| format_parse_error(file, &e))?;
-    engine.eval_ast_with_scope::<Dynamic>(scope, &ast).map_err(|e| format_error(file, *e))
+    let ast: AST = engine
+        .compile_with_scope(scope, text)
+        .map_err(|e| format_parse_error(file, &e))?;
+    engine
+        .eval_ast_with_scope::<Dynamic>(scope, &ast)
+        .map_err(|e| format_error(file, *e))
 }
 
 /// Parse `--set key=value`: integers, floats and booleans are parsed, anything else is a string.
 pub fn parse_set(s: &str) -> Result<(String, Value), String> {
-    let (k, v) = s.split_once('=').ok_or_else(|| format!("--set expects key=value, got '{s}'"))?;
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("--set expects key=value, got '{s}'"))?;
     let k = k.trim();
-    let valid = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !k.starts_with(|c: char| c.is_ascii_digit());
+    let valid = !k.is_empty()
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !k.starts_with(|c: char| c.is_ascii_digit());
     if !valid {
         return Err(format!("--set: '{k}' is not a valid script identifier"));
     }

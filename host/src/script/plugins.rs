@@ -19,7 +19,11 @@ fn runtime(msg: String, pos: Position) -> Box<EvalAltResult> {
 }
 
 /// Split positional arguments from the trailing options map and check both against the spec.
-pub fn check_call(ns: &str, spec: &FnSpec, mut args: Vec<Value>) -> Result<(Vec<Value>, Map), String> {
+pub fn check_call(
+    ns: &str,
+    spec: &FnSpec,
+    mut args: Vec<Value>,
+) -> Result<(Vec<Value>, Map), String> {
     let name = format!("{ns}::{}", spec.name);
     let n_params = spec.params.len();
     let last_is_map = matches!(args.last(), Some(Value::Map(_)));
@@ -27,7 +31,9 @@ pub fn check_call(ns: &str, spec: &FnSpec, mut args: Vec<Value>) -> Result<(Vec<
         true
     } else {
         // A map in a positional slot that does not expect one is the options map.
-        last_is_map && !spec.options.is_empty() && !matches!(spec.params[args.len() - 1].ty, Ty::Map | Ty::Any)
+        last_is_map
+            && !spec.options.is_empty()
+            && !matches!(spec.params[args.len() - 1].ty, Ty::Map | Ty::Any)
     };
     let options = if takes_options {
         match args.pop() {
@@ -48,7 +54,11 @@ pub fn check_call(ns: &str, spec: &FnSpec, mut args: Vec<Value>) -> Result<(Vec<
         let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
         return Err(format!(
             "{name}: expected {} positional argument(s) ({}), got {}; usage: {}",
-            if required == n_params { required.to_string() } else { format!("{required} to {n_params}") },
+            if required == n_params {
+                required.to_string()
+            } else {
+                format!("{required} to {n_params}")
+            },
             names.join(", "),
             args.len(),
             spec.signature(ns)
@@ -56,7 +66,13 @@ pub fn check_call(ns: &str, spec: &FnSpec, mut args: Vec<Value>) -> Result<(Vec<
     }
     for (i, (a, p)) in args.iter().zip(&spec.params).enumerate() {
         if !p.ty.accepts(a) {
-            return Err(format!("{name}: argument {} ({}) must be {}, got {}", i + 1, p.name, p.ty.name(), a.type_name()));
+            return Err(format!(
+                "{name}: argument {} ({}) must be {}, got {}",
+                i + 1,
+                p.name,
+                p.ty.name(),
+                a.type_name()
+            ));
         }
     }
     for key in options.keys() {
@@ -65,21 +81,36 @@ pub fn check_call(ns: &str, spec: &FnSpec, mut args: Vec<Value>) -> Result<(Vec<
             return Err(if valid.is_empty() {
                 format!("{name}: unknown option '{key}': this function takes no options")
             } else {
-                format!("{name}: unknown option '{key}'; valid options: {}", valid.join(", "))
+                format!(
+                    "{name}: unknown option '{key}'; valid options: {}",
+                    valid.join(", ")
+                )
             });
         }
     }
     for o in &spec.options {
         if let Some(v) = options.get(&o.name) {
             if !matches!(v, Value::Null) && !o.ty.accepts(v) {
-                return Err(format!("{name}: option '{}' must be {}, got {}", o.name, o.ty.name(), v.type_name()));
+                return Err(format!(
+                    "{name}: option '{}' must be {}, got {}",
+                    o.name,
+                    o.ty.name(),
+                    v.type_name()
+                ));
             }
         }
     }
     Ok((args, options))
 }
 
-fn call(session: &Session, plugin: &Arc<dyn Plugin>, ns: &str, spec: &FnSpec, args: Vec<Dynamic>, pos: Position) -> RhaiResult {
+fn call(
+    session: &Session,
+    plugin: &Arc<dyn Plugin>,
+    ns: &str,
+    spec: &FnSpec,
+    args: Vec<Dynamic>,
+    pos: Position,
+) -> RhaiResult {
     let name = format!("{ns}::{}", spec.name);
     let values: Vec<Value> = args.iter().map(from_dynamic).collect();
     let (args, options) = check_call(ns, spec, values).map_err(|m| runtime(m, pos))?;
@@ -94,7 +125,10 @@ fn call(session: &Session, plugin: &Arc<dyn Plugin>, ns: &str, spec: &FnSpec, ar
         }
         Err(e) if e.is_cancelled() => {
             session.record_call(&name, secs, "cancelled");
-            Err(Box::new(EvalAltResult::ErrorTerminated(Dynamic::from(format!("{name}: cancelled (Ctrl-C)")), pos)))
+            Err(Box::new(EvalAltResult::ErrorTerminated(
+                Dynamic::from(format!("{name}: cancelled (Ctrl-C)")),
+                pos,
+            )))
         }
         Err(e) => {
             session.record_call(&name, secs, "error");
@@ -103,20 +137,26 @@ fn call(session: &Session, plugin: &Arc<dyn Plugin>, ns: &str, spec: &FnSpec, ar
     }
 }
 
-/// Rhai functions have fixed arity: register every arity from the required parameters up to
-/// all parameters plus the options map, each forwarding to the same checked call.
-fn register_fn(module: &mut Module, session: Arc<Session>, plugin: Arc<dyn Plugin>, ns: String, spec: FnSpec) {
-    let max = spec.params.len() + usize::from(!spec.options.is_empty());
-    let min = spec.required_params();
+/// Rhai functions have fixed arity: register every arity up to six, each forwarding to the same
+/// checked call, so a wrong argument count gets the FnSpec's usage line, not "function not found".
+fn register_fn(
+    module: &mut Module,
+    session: Arc<Session>,
+    plugin: Arc<dyn Plugin>,
+    ns: String,
+    spec: FnSpec,
+) {
     let fn_name = spec.name.clone();
-    let handler = Arc::new(move |ctx: &NativeCallContext, args: Vec<Dynamic>| call(&session, &plugin, &ns, &spec, args, ctx.call_position()));
+    let handler = Arc::new(move |ctx: &NativeCallContext, args: Vec<Dynamic>| {
+        call(&session, &plugin, &ns, &spec, args, ctx.call_position())
+    });
     macro_rules! arity {
         ($($a:ident),*) => {{
             let h = handler.clone();
             module.set_native_fn(fn_name.as_str(), move |ctx: NativeCallContext, $($a: Dynamic),*| -> RhaiResult { h(&ctx, vec![$($a),*]) });
         }};
     }
-    for n in min..=max.min(6) {
+    for n in 0..=6 {
         match n {
             0 => arity!(),
             1 => arity!(a),
@@ -130,12 +170,28 @@ fn register_fn(module: &mut Module, session: Arc<Session>, plugin: Arc<dyn Plugi
 }
 
 pub fn register_all(engine: &mut Engine, session: Arc<Session>) {
-    let entries: Vec<(String, Arc<dyn Plugin>, Vec<FnSpec>)> =
-        session.registry.entries().iter().map(|e: &Entry| (e.info.name.clone(), e.plugin.clone(), e.info.functions.clone())).collect();
+    let entries: Vec<(String, Arc<dyn Plugin>, Vec<FnSpec>)> = session
+        .registry
+        .entries()
+        .iter()
+        .map(|e: &Entry| {
+            (
+                e.info.name.clone(),
+                e.plugin.clone(),
+                e.info.functions.clone(),
+            )
+        })
+        .collect();
     for (ns, plugin, specs) in entries {
         let mut module = Module::new();
         for spec in specs {
-            register_fn(&mut module, session.clone(), plugin.clone(), ns.clone(), spec);
+            register_fn(
+                &mut module,
+                session.clone(),
+                plugin.clone(),
+                ns.clone(),
+                spec,
+            );
         }
         engine.register_static_module(ns.as_str(), module.into());
     }

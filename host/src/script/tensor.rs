@@ -7,7 +7,9 @@ use super::convert::to_dynamic;
 use emoscope_sdk::linalg::{similarity_cross, similarity_matrix, Similarity};
 use emoscope_sdk::tensor::{BinOp, Reduce};
 use emoscope_sdk::{bail, ensure, options};
-use emoscope_sdk::{Ctx, DType, Device, FnSpec, Map, Plugin, PluginInfo, Result, Tensor, Ty, Value};
+use emoscope_sdk::{
+    Ctx, DType, Device, FnSpec, Map, Plugin, PluginInfo, Result, Tensor, Ty, Value,
+};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal, StandardUniform};
 use rhai::{Array, Dynamic, Engine, EvalAltResult};
@@ -72,7 +74,10 @@ fn ten() -> f64 {
 }
 
 fn dtype_or(o: &Option<String>, d: DType) -> Result<DType> {
-    o.as_deref().map(str::parse).transpose().map(|x| x.unwrap_or(d))
+    o.as_deref()
+        .map(str::parse)
+        .transpose()
+        .map(|x| x.unwrap_or(d))
 }
 
 /// A shape: an int or a list of ints.
@@ -81,13 +86,31 @@ pub fn shape_arg(v: &Value, what: &str) -> Result<Vec<usize>> {
         Value::Int(n) => vec![*n],
         Value::List(l) => l
             .iter()
-            .map(|x| x.as_i64().ok_or_else(|| emoscope_sdk::Error::msg(format!("{what}: shape entries must be integers, got {}", x.type_name()))))
+            .map(|x| {
+                x.as_i64().ok_or_else(|| {
+                    emoscope_sdk::Error::msg(format!(
+                        "{what}: shape entries must be integers, got {}",
+                        x.type_name()
+                    ))
+                })
+            })
             .collect::<Result<_>>()?,
         Value::Tensor(t) => t.to_vec_f64()?.into_iter().map(|x| x as i64).collect(),
-        other => bail!("{what} must be an int or a list of ints, got {}", other.type_name()),
+        other => bail!(
+            "{what} must be an int or a list of ints, got {}",
+            other.type_name()
+        ),
     };
     dims.into_iter()
-        .map(|d| if d < 0 { Err(emoscope_sdk::Error::msg(format!("{what}: negative dimension {d}"))) } else { Ok(d as usize) })
+        .map(|d| {
+            if d < 0 {
+                Err(emoscope_sdk::Error::msg(format!(
+                    "{what}: negative dimension {d}"
+                )))
+            } else {
+                Ok(d as usize)
+            }
+        })
         .collect()
 }
 
@@ -97,22 +120,40 @@ pub fn indices_arg(v: &Value, what: &str) -> Result<Vec<i64>> {
         Value::Int(i) => Ok(vec![*i]),
         Value::List(l) => l
             .iter()
-            .map(|x| x.as_i64().ok_or_else(|| emoscope_sdk::Error::msg(format!("{what}: indices must be integers, got {}", x.type_name()))))
+            .map(|x| {
+                x.as_i64().ok_or_else(|| {
+                    emoscope_sdk::Error::msg(format!(
+                        "{what}: indices must be integers, got {}",
+                        x.type_name()
+                    ))
+                })
+            })
             .collect(),
         Value::Tensor(t) => {
-            ensure!(!t.dtype().is_float() || t.numel() == 0, "{what}: indices must be an integer tensor, got {}", t.dtype());
+            ensure!(
+                !t.dtype().is_float() || t.numel() == 0,
+                "{what}: indices must be an integer tensor, got {}",
+                t.dtype()
+            );
             Ok(t.to_i64()?.iter().copied().collect())
         }
-        other => bail!("{what} must be a list of ints or an integer tensor, got {}", other.type_name()),
+        other => bail!(
+            "{what} must be a list of ints or an integer tensor, got {}",
+            other.type_name()
+        ),
     }
 }
 
 fn num(v: &Value, what: &str) -> Result<f64> {
-    v.as_f64().ok_or_else(|| emoscope_sdk::Error::msg(format!("{what} must be a number, got {}", v.type_name())))
+    v.as_f64().ok_or_else(|| {
+        emoscope_sdk::Error::msg(format!("{what} must be a number, got {}", v.type_name()))
+    })
 }
 
 fn int(v: &Value, what: &str) -> Result<i64> {
-    v.as_i64().ok_or_else(|| emoscope_sdk::Error::msg(format!("{what} must be an integer, got {}", v.type_name())))
+    v.as_i64().ok_or_else(|| {
+        emoscope_sdk::Error::msg(format!("{what} must be an integer, got {}", v.type_name()))
+    })
 }
 
 fn similarity(args: &[Value], how: Similarity) -> Result<Value> {
@@ -120,16 +161,27 @@ fn similarity(args: &[Value], how: Similarity) -> Result<Value> {
     match args.get(1) {
         None => {
             let x = a.matrix::<f64>("a")?;
-            Ok(Value::Tensor(Tensor::from_array(similarity_matrix(x.view(), how))))
+            Ok(Value::Tensor(Tensor::from_array(similarity_matrix(
+                x.view(),
+                how,
+            ))))
         }
         Some(b) => {
             let b = b.to_tensor("b")?;
             if a.ndim() == 1 && b.ndim() == 1 {
                 let (x, y) = (a.reshape(&[1, a.numel()])?, b.reshape(&[1, b.numel()])?);
-                let r = similarity_cross(x.matrix::<f64>("a")?.view(), y.matrix::<f64>("b")?.view(), how)?;
+                let r = similarity_cross(
+                    x.matrix::<f64>("a")?.view(),
+                    y.matrix::<f64>("b")?.view(),
+                    how,
+                )?;
                 return Ok(Value::Float(r[[0, 0]]));
             }
-            let r = similarity_cross(a.matrix::<f64>("a")?.view(), b.matrix::<f64>("b")?.view(), how)?;
+            let r = similarity_cross(
+                a.matrix::<f64>("a")?.view(),
+                b.matrix::<f64>("b")?.view(),
+                how,
+            )?;
             Ok(Value::Tensor(Tensor::from_array(r)))
         }
     }
@@ -139,7 +191,11 @@ fn reduce(args: &[Value], op: Reduce) -> Result<Value> {
     let t = args[0].to_tensor("t")?;
     let axis = args.get(1).map(|a| int(a, "axis")).transpose()?;
     let r = t.reduce(op, axis.map(|a| a as isize))?;
-    Ok(if axis.is_none() { scalar_value(&r)? } else { Value::Tensor(r) })
+    Ok(if axis.is_none() {
+        scalar_value(&r)?
+    } else {
+        Value::Tensor(r)
+    })
 }
 
 /// A one-element tensor as a script number (int for integer dtypes).
@@ -172,13 +228,22 @@ fn specs() -> Vec<FnSpec> {
     let _ = t;
     let dtype_opt = |f: FnSpec, d: &str| f.opt("dtype", Ty::Str, d, "f32, f64, i64, u8 or bool");
     let rand_opts = |f: FnSpec| {
-        f.opt("seed", Ty::Int, "run seed + draw counter", "ChaCha8 seed; without it, draws follow --seed")
-            .opt("dtype", Ty::Str, "\"f64\"", "f32 or f64")
+        f.opt(
+            "seed",
+            Ty::Int,
+            "run seed + draw counter",
+            "ChaCha8 seed; without it, draws follow --seed",
+        )
+        .opt("dtype", Ty::Str, "\"f64\"", "f32 or f64")
     };
     let red = |name: &str, what: &str| {
         FnSpec::new(name, what)
             .param("t", Ty::Tensor, "input")
-            .optional_param("axis", Ty::Int, "axis to reduce (negative counts from the end); all elements when left out")
+            .optional_param(
+                "axis",
+                Ty::Int,
+                "axis to reduce (negative counts from the end); all elements when left out",
+            )
             .returns("a number when reducing everything, else a tensor without that axis")
     };
     let sim = |name: &str, what: &str| {
@@ -304,7 +369,8 @@ impl Plugin for TensorNs {
             "eye" => {
                 let o: DTypeOpt = options::parse(opts)?;
                 let n = int(&args[0], "n")?.max(0) as usize;
-                t(Tensor::from_array(ndarray::Array2::<f64>::eye(n)).astype(dtype_or(&o.dtype, DType::F64)?))
+                t(Tensor::from_array(ndarray::Array2::<f64>::eye(n))
+                    .astype(dtype_or(&o.dtype, DType::F64)?))
             }
             "arange" => {
                 let o: DTypeOpt = options::parse(opts)?;
@@ -312,7 +378,11 @@ impl Plugin for TensorNs {
                 let (start, end, step) = match args.len() {
                     1 => (0.0, num(&args[0], "end")?, 1.0),
                     2 => (num(&args[0], "start")?, num(&args[1], "end")?, 1.0),
-                    _ => (num(&args[0], "start")?, num(&args[1], "end")?, num(&args[2], "step")?),
+                    _ => (
+                        num(&args[0], "start")?,
+                        num(&args[1], "end")?,
+                        num(&args[2], "step")?,
+                    ),
                 };
                 ensure!(step != 0.0, "arange: step must not be zero");
                 let n = ((end - start) / step).ceil().max(0.0) as usize;
@@ -325,7 +395,15 @@ impl Plugin for TensorNs {
                 let n = int(&args[2], "n")?;
                 ensure!(n >= 0, "{f}: n must be non-negative, got {n}");
                 let n = n as usize;
-                let lin: Vec<f64> = (0..n).map(|i| if n == 1 { a } else { a + (b - a) * i as f64 / (n - 1) as f64 }).collect();
+                let lin: Vec<f64> = (0..n)
+                    .map(|i| {
+                        if n == 1 {
+                            a
+                        } else {
+                            a + (b - a) * i as f64 / (n - 1) as f64
+                        }
+                    })
+                    .collect();
                 let v = if f == "logspace" {
                     let o: LogspaceOpt = options::parse(opts)?;
                     lin.into_iter().map(|x| o.base.powf(x)).collect()
@@ -361,7 +439,13 @@ impl Plugin for TensorNs {
                     None => x,
                 })
             }
-            "shape" => Ok(Value::List(tensor(0, "t")?.shape().into_iter().map(Value::from).collect())),
+            "shape" => Ok(Value::List(
+                tensor(0, "t")?
+                    .shape()
+                    .into_iter()
+                    .map(Value::from)
+                    .collect(),
+            )),
             "dtype" => Ok(Value::Str(tensor(0, "t")?.dtype().to_string())),
             "len" => Ok(Value::Int(tensor(0, "t")?.len() as i64)),
             "astype" => t(tensor(0, "t")?.astype(args[1].as_str().unwrap_or_default().parse()?)),
@@ -381,7 +465,11 @@ impl Plugin for TensorNs {
             "sort" | "argsort" => {
                 let o: SortOpt = options::parse(opts)?;
                 let x = tensor(0, "t")?;
-                t(if f == "sort" { x.sort(o.axis as isize, o.descending)? } else { x.argsort(o.axis as isize, o.descending)? })
+                t(if f == "sort" {
+                    x.sort(o.axis as isize, o.descending)?
+                } else {
+                    x.argsort(o.axis as isize, o.descending)?
+                })
             }
             "concat" | "stack" => {
                 let o: JoinOpt = options::parse(opts)?;
@@ -392,7 +480,11 @@ impl Plugin for TensorNs {
                     .enumerate()
                     .map(|(i, v)| v.to_tensor(&format!("tensors[{i}]")))
                     .collect::<Result<Vec<_>>>()?;
-                t(if f == "concat" { Tensor::concat(&parts, o.axis as isize)? } else { Tensor::stack(&parts, o.axis as isize)? })
+                t(if f == "concat" {
+                    Tensor::concat(&parts, o.axis as isize)?
+                } else {
+                    Tensor::stack(&parts, o.axis as isize)?
+                })
             }
             "row" => {
                 let r = tensor(0, "t")?.index_axis(0, int(&args[1], "i")? as isize)?;
@@ -405,7 +497,11 @@ impl Plugin for TensorNs {
             "col" => t(tensor(0, "t")?.index_axis(1, int(&args[1], "j")? as isize)?),
             "rows" => t(tensor(0, "t")?.select(0, &indices_arg(&args[1], "indices")?)?),
             "cols" => t(tensor(0, "t")?.select(1, &indices_arg(&args[1], "indices")?)?),
-            "slice" => t(tensor(0, "t")?.slice_axis(int(&args[1], "axis")? as isize, int(&args[2], "start")? as isize, int(&args[3], "end")? as isize)?),
+            "slice" => t(tensor(0, "t")?.slice_axis(
+                int(&args[1], "axis")? as isize,
+                int(&args[2], "start")? as isize,
+                int(&args[3], "end")? as isize,
+            )?),
             "cosine" => similarity(args, Similarity::Cosine),
             "pearson" => similarity(args, Similarity::Pearson),
             "spearman" => similarity(args, Similarity::Spearman),
@@ -436,10 +532,18 @@ pub fn register_type(engine: &mut Engine) {
     macro_rules! ops {
         ($sym:literal, $op:expr) => {
             engine.register_fn($sym, |a: Tensor, b: Tensor| rr(a.binary(&b, $op)));
-            engine.register_fn($sym, |a: Tensor, b: f64| rr(a.binary_scalar(b, false, $op, false)));
-            engine.register_fn($sym, |a: f64, b: Tensor| rr(b.binary_scalar(a, false, $op, true)));
-            engine.register_fn($sym, |a: Tensor, b: i64| rr(a.binary_scalar(b as f64, true, $op, false)));
-            engine.register_fn($sym, |a: i64, b: Tensor| rr(b.binary_scalar(a as f64, true, $op, true)));
+            engine.register_fn($sym, |a: Tensor, b: f64| {
+                rr(a.binary_scalar(b, false, $op, false))
+            });
+            engine.register_fn($sym, |a: f64, b: Tensor| {
+                rr(b.binary_scalar(a, false, $op, true))
+            });
+            engine.register_fn($sym, |a: Tensor, b: i64| {
+                rr(a.binary_scalar(b as f64, true, $op, false))
+            });
+            engine.register_fn($sym, |a: i64, b: Tensor| {
+                rr(b.binary_scalar(a as f64, true, $op, true))
+            });
         };
     }
     ops!("+", BinOp::Add);
@@ -449,7 +553,12 @@ pub fn register_type(engine: &mut Engine) {
     ops!("**", BinOp::Pow);
     engine.register_fn("-", |a: Tensor| rr(a.neg()));
 
-    engine.register_get("shape", |t: &mut Tensor| -> Array { t.shape().into_iter().map(|s| Dynamic::from(s as i64)).collect() });
+    engine.register_get("shape", |t: &mut Tensor| -> Array {
+        t.shape()
+            .into_iter()
+            .map(|s| Dynamic::from(s as i64))
+            .collect()
+    });
     engine.register_get("dtype", |t: &mut Tensor| t.dtype().to_string());
     engine.register_get("device", |t: &mut Tensor| t.device().to_string());
     engine.register_get("ndim", |t: &mut Tensor| t.ndim() as i64);
@@ -460,11 +569,19 @@ pub fn register_type(engine: &mut Engine) {
 
     engine.register_indexer_get(|t: &mut Tensor, i: i64| -> RhaiResult<Dynamic> {
         let r = rr(t.index_axis(0, i as isize))?;
-        Ok(if r.ndim() == 0 { to_dynamic(rr(scalar_value(&r))?) } else { Dynamic::from(r) })
+        Ok(if r.ndim() == 0 {
+            to_dynamic(rr(scalar_value(&r))?)
+        } else {
+            Dynamic::from(r)
+        })
     });
 
-    engine.register_fn("to_device", |t: &mut Tensor, d: &str| rr(d.parse().and_then(|d| t.to_device(d))));
-    engine.register_fn("astype", |t: &mut Tensor, d: &str| rr(d.parse().map(|d| t.astype(d))));
+    engine.register_fn("to_device", |t: &mut Tensor, d: &str| {
+        rr(d.parse().and_then(|d| t.to_device(d)))
+    });
+    engine.register_fn("astype", |t: &mut Tensor, d: &str| {
+        rr(d.parse().map(|d| t.astype(d)))
+    });
     engine.register_fn("item", |t: &mut Tensor| rr(scalar_value(t)).map(to_dynamic));
     engine.register_fn("to_list", |t: &mut Tensor| rr(to_list(t)).map(to_dynamic));
     engine.register_fn("reshape", |t: &mut Tensor, s: Array| {
@@ -473,15 +590,31 @@ pub fn register_type(engine: &mut Engine) {
     });
     engine.register_fn("matmul", |a: &mut Tensor, b: Tensor| rr(a.matmul(&b)));
     engine.register_fn("transpose", |t: &mut Tensor| rr(t.transpose()));
-    engine.register_fn("row", |t: &mut Tensor, i: i64| rr(t.index_axis(0, i as isize)));
-    engine.register_fn("col", |t: &mut Tensor, j: i64| rr(t.index_axis(1, j as isize)));
-    engine.register_fn("rows", |t: &mut Tensor, ix: Dynamic| rr(indices_arg(&super::convert::from_dynamic(&ix), "indices").and_then(|ix| t.select(0, &ix))));
-    engine.register_fn("cols", |t: &mut Tensor, ix: Dynamic| rr(indices_arg(&super::convert::from_dynamic(&ix), "indices").and_then(|ix| t.select(1, &ix))));
-    engine.register_fn("slice", |t: &mut Tensor, axis: i64, a: i64, b: i64| rr(t.slice_axis(axis as isize, a as isize, b as isize)));
+    engine.register_fn("row", |t: &mut Tensor, i: i64| {
+        rr(t.index_axis(0, i as isize))
+    });
+    engine.register_fn("col", |t: &mut Tensor, j: i64| {
+        rr(t.index_axis(1, j as isize))
+    });
+    engine.register_fn("rows", |t: &mut Tensor, ix: Dynamic| {
+        rr(indices_arg(&super::convert::from_dynamic(&ix), "indices")
+            .and_then(|ix| t.select(0, &ix)))
+    });
+    engine.register_fn("cols", |t: &mut Tensor, ix: Dynamic| {
+        rr(indices_arg(&super::convert::from_dynamic(&ix), "indices")
+            .and_then(|ix| t.select(1, &ix)))
+    });
+    engine.register_fn("slice", |t: &mut Tensor, axis: i64, a: i64, b: i64| {
+        rr(t.slice_axis(axis as isize, a as isize, b as isize))
+    });
     macro_rules! method_reduce {
         ($name:literal, $op:expr) => {
-            engine.register_fn($name, |t: &mut Tensor| rr(t.reduce($op, None).and_then(|r| scalar_value(&r))).map(to_dynamic));
-            engine.register_fn($name, |t: &mut Tensor, axis: i64| rr(t.reduce($op, Some(axis as isize))));
+            engine.register_fn($name, |t: &mut Tensor| {
+                rr(t.reduce($op, None).and_then(|r| scalar_value(&r))).map(to_dynamic)
+            });
+            engine.register_fn($name, |t: &mut Tensor, axis: i64| {
+                rr(t.reduce($op, Some(axis as isize)))
+            });
         };
     }
     method_reduce!("sum", Reduce::Sum);
@@ -493,5 +626,7 @@ pub fn register_type(engine: &mut Engine) {
     method_reduce!("argmax", Reduce::ArgMax);
 
     engine.register_fn("to_string", |t: &mut Tensor| t.to_string());
-    engine.register_fn("to_debug", |t: &mut Tensor| format!("tensor(shape={:?}, dtype={})", t.shape(), t.dtype()));
+    engine.register_fn("to_debug", |t: &mut Tensor| {
+        format!("tensor(shape={:?}, dtype={})", t.shape(), t.dtype())
+    });
 }

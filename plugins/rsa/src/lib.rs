@@ -55,19 +55,41 @@ fn metric(name: &str) -> Result<Similarity> {
 /// Upper triangle (i < j) of a square matrix, row by row.
 fn upper(m: &ndarray::ArcArray2<f64>) -> Vec<f64> {
     let n = m.nrows();
-    (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| m[[i, j]]).collect()
+    (0..n)
+        .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+        .map(|(i, j)| m[[i, j]])
+        .collect()
 }
 
 fn square(t: &Tensor, what: &str) -> Result<ndarray::ArcArray2<f64>> {
     let m = t.matrix::<f64>(what)?;
-    ensure!(m.nrows() == m.ncols(), "{what} must be square (an RSM), got {}×{}", m.nrows(), m.ncols());
+    ensure!(
+        m.nrows() == m.ncols(),
+        "{what} must be square (an RSM), got {}×{}",
+        m.nrows(),
+        m.ncols()
+    );
     Ok(m)
 }
 
 /// The RSM correlation and its Mantel permutation p-value.
-pub fn compare(a: &Tensor, b: &Tensor, method: &str, permutations: usize, seed: u64, ctx: &Ctx) -> Result<(f64, f64, usize)> {
+pub fn compare(
+    a: &Tensor,
+    b: &Tensor,
+    method: &str,
+    permutations: usize,
+    seed: u64,
+    ctx: &Ctx,
+) -> Result<(f64, f64, usize)> {
     let (ma, mb) = (square(a, "first RSM")?, square(b, "second RSM")?);
-    ensure!(ma.nrows() == mb.nrows(), "the RSMs differ in size: {}×{} vs {}×{}", ma.nrows(), ma.nrows(), mb.nrows(), mb.nrows());
+    ensure!(
+        ma.nrows() == mb.nrows(),
+        "the RSMs differ in size: {}×{} vs {}×{}",
+        ma.nrows(),
+        ma.nrows(),
+        mb.nrows(),
+        mb.nrows()
+    );
     let n = ma.nrows();
     ensure!(n >= 3, "RSMs need at least 3 items, got {n}");
     let spear = match method {
@@ -161,7 +183,14 @@ impl Plugin for Rsa {
             "compare" => {
                 let o: CompareOptions = options::parse(opts)?;
                 let (a, b) = (args[0].to_tensor("a")?, args[1].to_tensor("b")?);
-                let (r, p, n) = compare(&a, &b, &o.method, o.permutations, o.seed.unwrap_or(ctx.seed), ctx)?;
+                let (r, p, n) = compare(
+                    &a,
+                    &b,
+                    &o.method,
+                    o.permutations,
+                    o.seed.unwrap_or(ctx.seed),
+                    ctx,
+                )?;
                 Ok(vmap! {"r" => r, "p" => p, "n_pairs" => n, "permutations" => o.permutations})
             }
             other => bail!("rsa has no function '{other}'"),
@@ -178,7 +207,10 @@ mod tests {
         use rand::RngExt;
         let mut r = emoscope_sdk::ctx::Rng::seed_from_u64(seed);
         let x: Vec<f64> = (0..n * 4).map(|_| r.random::<f64>()).collect();
-        let x = Tensor::from_vec(x, &[n, 4]).unwrap().matrix::<f64>("x").unwrap();
+        let x = Tensor::from_vec(x, &[n, 4])
+            .unwrap()
+            .matrix::<f64>("x")
+            .unwrap();
         Tensor::from_array(similarity_matrix(x.view(), Similarity::Pearson))
     }
 
@@ -200,9 +232,15 @@ mod tests {
         let a = rsm(3, 15);
         let (r, p, _) = compare(&a, &a, "spearman", 199, 7, &ctx).unwrap();
         assert!((r - 1.0).abs() < 1e-12);
-        assert!((p - 1.0 / 200.0).abs() < 1e-12, "identity beats every permutation: p = {p}");
+        assert!(
+            (p - 1.0 / 200.0).abs() < 1e-12,
+            "identity beats every permutation: p = {p}"
+        );
         let (_, p2, _) = compare(&a, &rsm(4, 15), "spearman", 199, 7, &ctx).unwrap();
-        assert!(p2 > 0.01, "unrelated RSMs should not be significant: p = {p2}");
+        assert!(
+            p2 > 0.01,
+            "unrelated RSMs should not be significant: p = {p2}"
+        );
         // Reproducible for a seed, whatever the thread scheduling.
         let (_, p3, _) = compare(&a, &rsm(4, 15), "spearman", 199, 7, &ctx).unwrap();
         assert_eq!(p2, p3);

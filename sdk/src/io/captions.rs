@@ -14,10 +14,18 @@ pub struct Captions {
 impl Captions {
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
-        m.insert("ids".into(), Value::List(self.ids.iter().map(|s| Value::Str(s.clone())).collect()));
+        m.insert(
+            "ids".into(),
+            Value::List(self.ids.iter().map(|s| Value::Str(s.clone())).collect()),
+        );
         m.insert(
             "captions".into(),
-            Value::List(self.captions.iter().map(|c| Value::List(c.iter().map(|s| Value::Str(s.clone())).collect())).collect()),
+            Value::List(
+                self.captions
+                    .iter()
+                    .map(|c| Value::List(c.iter().map(|s| Value::Str(s.clone())).collect()))
+                    .collect(),
+            ),
         );
         Value::Map(m)
     }
@@ -35,20 +43,35 @@ impl Captions {
             ids.push(self.ids[k].clone());
             caps.push(self.captions[k].clone());
         }
-        Ok(Captions { ids, captions: caps })
+        Ok(Captions {
+            ids,
+            captions: caps,
+        })
     }
 }
 
 pub fn read_captions(path: &Path) -> Result<Captions> {
     let t = read_table(path, b',', true)?;
     let (Some(id), Some(desc)) = (t.column("video_id"), t.column("description")) else {
-        bail!("{}: expected columns 'video_id' and 'description', found {:?}", path.display(), t.header);
+        bail!(
+            "{}: expected columns 'video_id' and 'description', found {:?}",
+            path.display(),
+            t.header
+        );
     };
     let mut index = std::collections::HashMap::new();
-    let mut out = Captions { ids: Vec::new(), captions: Vec::new() };
+    let mut out = Captions {
+        ids: Vec::new(),
+        captions: Vec::new(),
+    };
     for (i, r) in t.rows.iter().enumerate() {
         let vid = r[id].trim().to_string();
-        ensure!(!vid.is_empty(), "{}:{}: empty video_id", path.display(), t.lines[i]);
+        ensure!(
+            !vid.is_empty(),
+            "{}:{}: empty video_id",
+            path.display(),
+            t.lines[i]
+        );
         let k = *index.entry(vid.clone()).or_insert_with(|| {
             out.ids.push(vid);
             out.captions.push(Vec::new());
@@ -68,7 +91,10 @@ mod tests {
         let d = super::super::ratings::data_dir();
         let p = d.join("captions_ck20.csv");
         if !p.exists() {
-            eprintln!("SKIPPED: real data not found at {} (set EMOSCOPE_DATA)", d.display());
+            eprintln!(
+                "SKIPPED: real data not found at {} (set EMOSCOPE_DATA)",
+                d.display()
+            );
             return;
         }
         let c = read_captions(&p).unwrap();

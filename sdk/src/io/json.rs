@@ -5,9 +5,16 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn read_json(path: &Path) -> Result<Value> {
-    let s = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let j: serde_json::Value = serde_json::from_str(&s)
-        .map_err(|e| Error::msg(format!("{}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column())))?;
+    let s =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let j: serde_json::Value = serde_json::from_str(&s).map_err(|e| {
+        Error::msg(format!(
+            "{}:{}:{}: invalid JSON: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
     Ok(Value::from_json(&j))
 }
 
@@ -21,14 +28,21 @@ pub fn write_json(v: &Value, path: &Path) -> Result<()> {
 
 /// One Value per non-empty line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Value>> {
-    let s = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let s =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in s.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let j: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| Error::msg(format!("{}:{}:{}: invalid JSON record: {e}", path.display(), i + 1, e.column())))?;
+        let j: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            Error::msg(format!(
+                "{}:{}:{}: invalid JSON record: {e}",
+                path.display(),
+                i + 1,
+                e.column()
+            ))
+        })?;
         out.push(Value::from_json(&j));
     }
     Ok(out)
@@ -68,6 +82,9 @@ mod tests {
         let p = dir.path().join("v.json");
         let v = crate::vmap! {"a" => 1i64, "b" => "x", "c" => vec![Value::Float(0.5)]};
         write_json(&v, &p).unwrap();
-        assert_eq!(read_json(&p).unwrap().to_json().unwrap(), v.to_json().unwrap());
+        assert_eq!(
+            read_json(&p).unwrap().to_json().unwrap(),
+            v.to_json().unwrap()
+        );
     }
 }

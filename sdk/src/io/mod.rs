@@ -9,9 +9,9 @@ pub mod npy;
 pub mod ratings;
 pub mod table;
 
+use crate::bail;
 use crate::error::{Error, Result, ResultExt};
 use crate::value::Value;
-use crate::bail;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -19,14 +19,24 @@ use std::path::{Path, PathBuf};
 
 /// Write through a temporary file in the same directory, then rename over `path`.
 /// On any error the temporary file is removed and `path` is untouched.
-pub fn atomic_write(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
+pub fn atomic_write(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
-    let name = path.file_name().ok_or_else(|| Error::msg(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::msg(format!("{} is not a file path", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result: Result<()> = (|| {
         let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         let mut w = BufWriter::new(f);
@@ -36,7 +46,8 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Res
         Ok(())
     })();
     match result {
-        Ok(()) => std::fs::rename(&tmp, path).with_context(|| format!("cannot move the finished file to {}", path.display())),
+        Ok(()) => std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot move the finished file to {}", path.display())),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
             Err(e.context(format!("writing {}", path.display())))
@@ -69,13 +80,18 @@ fn hex(b: &[u8]) -> String {
 
 /// The lower-case extension, with `.gz` looked through (`x.nii.gz` -> `nii.gz`).
 pub fn extension(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     for double in ["nii.gz", "csv.gz"] {
         if name.ends_with(&format!(".{double}")) {
             return double.into();
         }
     }
-    path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
+    path.extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
 }
 
 /// Read any supported file into a Value, by extension.

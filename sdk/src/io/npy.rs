@@ -19,7 +19,10 @@ struct Header {
 }
 
 fn parse_header(b: &[u8]) -> Result<Header> {
-    ensure!(b.len() >= 10 && &b[..6] == b"\x93NUMPY", "not a .npy file (missing the \\x93NUMPY magic)");
+    ensure!(
+        b.len() >= 10 && &b[..6] == b"\x93NUMPY",
+        "not a .npy file (missing the \\x93NUMPY magic)"
+    );
     let major = b[6];
     let (len, start) = match major {
         1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
@@ -29,23 +32,46 @@ fn parse_header(b: &[u8]) -> Result<Header> {
         }
         v => bail!("unsupported .npy format version {v}"),
     };
-    ensure!(b.len() >= start + len, "truncated .npy header: {} bytes, header says {}", b.len(), start + len);
-    let h = std::str::from_utf8(&b[start..start + len]).map_err(|_| Error::msg("the .npy header is not text"))?;
+    ensure!(
+        b.len() >= start + len,
+        "truncated .npy header: {} bytes, header says {}",
+        b.len(),
+        start + len
+    );
+    let h = std::str::from_utf8(&b[start..start + len])
+        .map_err(|_| Error::msg("the .npy header is not text"))?;
     let field = |key: &str| -> Result<&str> {
-        let i = h.find(&format!("'{key}'")).ok_or_else(|| Error::msg(format!("the .npy header has no '{key}'")))?;
-        Ok(h[i + key.len() + 2..].trim_start().trim_start_matches(':').trim_start())
+        let i = h
+            .find(&format!("'{key}'"))
+            .ok_or_else(|| Error::msg(format!("the .npy header has no '{key}'")))?;
+        Ok(h[i + key.len() + 2..]
+            .trim_start()
+            .trim_start_matches(':')
+            .trim_start())
     };
     let d = field("descr")?;
-    let descr = d.trim_start_matches('\'').split('\'').next().unwrap_or("").to_string();
+    let descr = d
+        .trim_start_matches('\'')
+        .split('\'')
+        .next()
+        .unwrap_or("")
+        .to_string();
     let s = field("shape")?;
     let inner = s.trim_start_matches('(').split(')').next().unwrap_or("");
     let shape = inner
         .split(',')
         .map(str::trim)
         .filter(|x| !x.is_empty())
-        .map(|x| x.parse::<usize>().map_err(|_| Error::msg(format!("bad shape entry '{x}' in the .npy header"))))
+        .map(|x| {
+            x.parse::<usize>()
+                .map_err(|_| Error::msg(format!("bad shape entry '{x}' in the .npy header")))
+        })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Header { descr, shape, data_offset: start + len })
+    Ok(Header {
+        descr,
+        shape,
+        data_offset: start + len,
+    })
 }
 
 fn item_size(descr: &str) -> Result<usize> {
@@ -54,7 +80,9 @@ fn item_size(descr: &str) -> Result<usize> {
         "f4" | "i4" => 4,
         "f8" | "i8" => 8,
         "u1" | "b1" => 1,
-        other => bail!("unsupported dtype '{other}': expected float32, float64, int32, int64, uint8 or bool"),
+        other => bail!(
+            "unsupported dtype '{other}': expected float32, float64, int32, int64, uint8 or bool"
+        ),
     })
 }
 
@@ -110,15 +138,30 @@ pub fn write_npy(t: &Tensor, path: &Path) -> Result<()> {
 /// An `.npz` archive as a map from array name (without `.npy`) to tensor.
 pub fn read_npz(path: &Path) -> Result<Map> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut z = zip::ZipArchive::new(f).map_err(|e| Error::msg(format!("{}: not a valid .npz (zip) file: {e}", path.display())))?;
+    let mut z = zip::ZipArchive::new(f).map_err(|e| {
+        Error::msg(format!(
+            "{}: not a valid .npz (zip) file: {e}",
+            path.display()
+        ))
+    })?;
     let mut out = Map::new();
     for i in 0..z.len() {
-        let mut entry = z.by_index(i).map_err(|e| Error::msg(format!("{}: {e}", path.display())))?;
+        let mut entry = z
+            .by_index(i)
+            .map_err(|e| Error::msg(format!("{}: {e}", path.display())))?;
         let name = entry.name().to_string();
         let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).with_context(|| format!("{}: reading member {name}", path.display()))?;
+        entry
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("{}: reading member {name}", path.display()))?;
         let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
-        out.insert(key, Value::Tensor(npy_from_bytes(&bytes, &format!("{}[{name}]", path.display()))?));
+        out.insert(
+            key,
+            Value::Tensor(npy_from_bytes(
+                &bytes,
+                &format!("{}[{name}]", path.display()),
+            )?),
+        );
     }
     Ok(out)
 }
@@ -132,12 +175,17 @@ pub fn write_npz(m: &Map, path: &Path) -> Result<()> {
     }
     super::atomic_write(path, |w| {
         let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         for (name, bytes) in &members {
-            z.start_file(name.as_str(), opts).map_err(|e| Error::msg(e.to_string()))?;
+            z.start_file(name.as_str(), opts)
+                .map_err(|e| Error::msg(e.to_string()))?;
             z.write_all(bytes)?;
         }
-        let buf = z.finish().map_err(|e| Error::msg(e.to_string()))?.into_inner();
+        let buf = z
+            .finish()
+            .map_err(|e| Error::msg(e.to_string()))?
+            .into_inner();
         Ok(w.write_all(&buf)?)
     })
 }
@@ -150,7 +198,8 @@ mod tests {
     #[test]
     fn npy_round_trips_every_dtype() {
         let dir = tempfile::tempdir().unwrap();
-        let base = Tensor::from_vec(vec![1.5f64, -2.0, 3.25, 0.0, 1e-30, f64::NAN], &[2, 3]).unwrap();
+        let base =
+            Tensor::from_vec(vec![1.5f64, -2.0, 3.25, 0.0, 1e-30, f64::NAN], &[2, 3]).unwrap();
         for dt in [DType::F32, DType::F64, DType::I64, DType::U8, DType::Bool] {
             let t = base.astype(dt);
             let p = dir.path().join(format!("x_{dt}.npy"));
@@ -184,9 +233,16 @@ mod tests {
     fn truncated_npy_is_a_clear_error() {
         let t = Tensor::from_vec((0..100).map(|x| x as f32).collect(), &[10, 10]).unwrap();
         let bytes = npy_to_bytes(&t).unwrap();
-        let e = npy_from_bytes(&bytes[..bytes.len() - 17], "cut.npy").unwrap_err().to_string();
-        assert!(e.contains("cut.npy") && e.contains("truncated") && e.contains("400 data bytes"), "{e}");
-        let e = npy_from_bytes(&bytes[..5], "cut.npy").unwrap_err().to_string();
+        let e = npy_from_bytes(&bytes[..bytes.len() - 17], "cut.npy")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cut.npy") && e.contains("truncated") && e.contains("400 data bytes"),
+            "{e}"
+        );
+        let e = npy_from_bytes(&bytes[..5], "cut.npy")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a .npy file"), "{e}");
     }
 
@@ -195,12 +251,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.npz");
         let mut m = Map::new();
-        m.insert("x".into(), Value::Tensor(Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap()));
-        m.insert("idx".into(), Value::Tensor(Tensor::from_vec(vec![3i64, 4, 5], &[3]).unwrap()));
+        m.insert(
+            "x".into(),
+            Value::Tensor(Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap()),
+        );
+        m.insert(
+            "idx".into(),
+            Value::Tensor(Tensor::from_vec(vec![3i64, 4, 5], &[3]).unwrap()),
+        );
         write_npz(&m, &p).unwrap();
         let back = read_npz(&p).unwrap();
         assert_eq!(back.len(), 2);
-        assert!(back["x"].as_tensor().unwrap().bit_equal(m["x"].as_tensor().unwrap()).unwrap());
-        assert!(back["idx"].as_tensor().unwrap().bit_equal(m["idx"].as_tensor().unwrap()).unwrap());
+        assert!(back["x"]
+            .as_tensor()
+            .unwrap()
+            .bit_equal(m["x"].as_tensor().unwrap())
+            .unwrap());
+        assert!(back["idx"]
+            .as_tensor()
+            .unwrap()
+            .bit_equal(m["idx"].as_tensor().unwrap())
+            .unwrap());
     }
 }

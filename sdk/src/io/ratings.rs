@@ -11,16 +11,57 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub const CATEGORY_NAMES: [&str; 34] = [
-    "Admiration", "Adoration", "Aesthetic Appreciation", "Amusement", "Anger", "Anxiety", "Awe",
-    "Awkwardness", "Boredom", "Calmness", "Confusion", "Contempt", "Craving", "Disappointment",
-    "Disgust", "Empathic Pain", "Entrancement", "Envy", "Excitement", "Fear", "Guilt", "Horror",
-    "Interest", "Joy", "Nostalgia", "Pride", "Relief", "Romance", "Sadness", "Satisfaction",
-    "Sexual Desire", "Surprise", "Sympathy", "Triumph",
+    "Admiration",
+    "Adoration",
+    "Aesthetic Appreciation",
+    "Amusement",
+    "Anger",
+    "Anxiety",
+    "Awe",
+    "Awkwardness",
+    "Boredom",
+    "Calmness",
+    "Confusion",
+    "Contempt",
+    "Craving",
+    "Disappointment",
+    "Disgust",
+    "Empathic Pain",
+    "Entrancement",
+    "Envy",
+    "Excitement",
+    "Fear",
+    "Guilt",
+    "Horror",
+    "Interest",
+    "Joy",
+    "Nostalgia",
+    "Pride",
+    "Relief",
+    "Romance",
+    "Sadness",
+    "Satisfaction",
+    "Sexual Desire",
+    "Surprise",
+    "Sympathy",
+    "Triumph",
 ];
 
 pub const DIMENSION_NAMES: [&str; 14] = [
-    "approach", "arousal", "attention", "certainty", "commitment", "control", "dominance",
-    "effort", "fairness", "identity", "obstruction", "safety", "upswing", "valence",
+    "approach",
+    "arousal",
+    "attention",
+    "certainty",
+    "commitment",
+    "control",
+    "dominance",
+    "effort",
+    "fairness",
+    "identity",
+    "obstruction",
+    "safety",
+    "upswing",
+    "valence",
 ];
 
 /// The ratings of a set of stimuli, rows in stimulus order.
@@ -36,9 +77,18 @@ impl Ratings {
     pub fn to_value(&self) -> Value {
         let names = |v: &[&str]| Value::List(v.iter().map(|s| Value::Str(s.to_string())).collect());
         let mut m = Map::new();
-        m.insert("stimuli".into(), Value::List(self.stimuli.iter().map(|s| Value::Str(s.clone())).collect()));
-        m.insert("categories".into(), Value::Tensor(Tensor::from_array(self.categories.clone())));
-        m.insert("dimensions".into(), Value::Tensor(Tensor::from_array(self.dimensions.clone())));
+        m.insert(
+            "stimuli".into(),
+            Value::List(self.stimuli.iter().map(|s| Value::Str(s.clone())).collect()),
+        );
+        m.insert(
+            "categories".into(),
+            Value::Tensor(Tensor::from_array(self.categories.clone())),
+        );
+        m.insert(
+            "dimensions".into(),
+            Value::Tensor(Tensor::from_array(self.dimensions.clone())),
+        );
         m.insert("category_names".into(), names(&CATEGORY_NAMES));
         m.insert("dimension_names".into(), names(&DIMENSION_NAMES));
         Value::Map(m)
@@ -47,7 +97,8 @@ impl Ratings {
 
 /// A stimulus list: one file name per line (blank lines ignored), no duplicates.
 pub fn read_stimulus_list(path: &Path) -> Result<Vec<String>> {
-    let s = std::fs::read_to_string(path).with_context(|| format!("cannot read stimulus list {}", path.display()))?;
+    let s = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read stimulus list {}", path.display()))?;
     let mut seen = HashMap::new();
     let mut out = Vec::new();
     for (i, line) in s.lines().enumerate() {
@@ -56,7 +107,11 @@ pub fn read_stimulus_list(path: &Path) -> Result<Vec<String>> {
             continue;
         }
         if let Some(first) = seen.insert(name.to_string(), i + 1) {
-            bail!("{}:{}: stimulus '{name}' is listed twice (first on line {first})", path.display(), i + 1);
+            bail!(
+                "{}:{}: stimulus '{name}' is listed twice (first on line {first})",
+                path.display(),
+                i + 1
+            );
         }
         out.push(name.to_string());
     }
@@ -72,8 +127,17 @@ pub fn read_ratings(path: &Path, stimuli: Option<&[String]>) -> Result<Ratings> 
         path.display(),
         t.header.first().cloned().unwrap_or_default()
     );
-    ensure!(t.header.len() >= 49, "{}: expected at least 49 columns (Filename, 34 categories, 14 dimensions), found {}", path.display(), t.header.len());
-    for (k, want) in CATEGORY_NAMES.iter().chain(DIMENSION_NAMES.iter()).enumerate() {
+    ensure!(
+        t.header.len() >= 49,
+        "{}: expected at least 49 columns (Filename, 34 categories, 14 dimensions), found {}",
+        path.display(),
+        t.header.len()
+    );
+    for (k, want) in CATEGORY_NAMES
+        .iter()
+        .chain(DIMENSION_NAMES.iter())
+        .enumerate()
+    {
         ensure!(
             t.header[k + 1] == *want,
             "{}: column {} should be '{want}' (Cowen & Keltner layout), found '{}'",
@@ -82,20 +146,41 @@ pub fn read_ratings(path: &Path, stimuli: Option<&[String]>) -> Result<Ratings> 
             t.header[k + 1]
         );
     }
-    let index: HashMap<&str, usize> = t.rows.iter().enumerate().map(|(i, r)| (r[0].as_str(), i)).collect();
+    let index: HashMap<&str, usize> = t
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r[0].as_str(), i))
+        .collect();
     let order: Vec<(String, usize)> = match stimuli {
         Some(list) => {
-            let missing: Vec<&str> = list.iter().filter(|s| !index.contains_key(s.as_str())).map(String::as_str).collect();
+            let missing: Vec<&str> = list
+                .iter()
+                .filter(|s| !index.contains_key(s.as_str()))
+                .map(String::as_str)
+                .collect();
             ensure!(
                 missing.is_empty(),
                 "{}: {} listed stimuli have no ratings, e.g. {}",
                 path.display(),
                 missing.len(),
-                missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
-            list.iter().map(|s| (s.clone(), index[s.as_str()])).collect()
+            list.iter()
+                .map(|s| (s.clone(), index[s.as_str()]))
+                .collect()
         }
-        None => t.rows.iter().enumerate().map(|(i, r)| (r[0].clone(), i)).collect(),
+        None => t
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r[0].clone(), i))
+            .collect(),
     };
     let n = order.len();
     let mut categories = Array2::zeros((n, 34));
@@ -108,7 +193,11 @@ pub fn read_ratings(path: &Path, stimuli: Option<&[String]>) -> Result<Ratings> 
             dimensions[[i, j]] = parse_number(&t, path, *row, 35 + j)?;
         }
     }
-    Ok(Ratings { stimuli: order.into_iter().map(|(s, _)| s).collect(), categories, dimensions })
+    Ok(Ratings {
+        stimuli: order.into_iter().map(|(s, _)| s).collect(),
+        categories,
+        dimensions,
+    })
 }
 
 /// Where the real data lives: `$EMOSCOPE_DATA`, else `../shared/data` from the workspace root.
@@ -119,7 +208,6 @@ pub fn data_dir() -> std::path::PathBuf {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,7 +217,10 @@ mod tests {
         if d.join("cowen_keltner_2017_ratings.csv").exists() {
             Some(d)
         } else {
-            eprintln!("SKIPPED: real data not found at {} (set EMOSCOPE_DATA)", d.display());
+            eprintln!(
+                "SKIPPED: real data not found at {} (set EMOSCOPE_DATA)",
+                d.display()
+            );
             None
         }
     }
@@ -158,15 +249,35 @@ mod tests {
     fn bad_cell_names_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.csv");
-        let header: Vec<&str> = std::iter::once("Filename").chain(CATEGORY_NAMES).chain(DIMENSION_NAMES).collect();
-        let good: Vec<String> = std::iter::once("0001.mp4".to_string()).chain((0..48).map(|_| "0.5".to_string())).collect();
+        let header: Vec<&str> = std::iter::once("Filename")
+            .chain(CATEGORY_NAMES)
+            .chain(DIMENSION_NAMES)
+            .collect();
+        let good: Vec<String> = std::iter::once("0001.mp4".to_string())
+            .chain((0..48).map(|_| "0.5".to_string()))
+            .collect();
         let mut bad = good.clone();
         bad[0] = "0002.mp4".into();
         bad[5] = "n/a".into();
-        std::fs::write(&p, format!("{}\n{}\n{}\n", header.join(","), good.join(","), bad.join(","))).unwrap();
+        std::fs::write(
+            &p,
+            format!(
+                "{}\n{}\n{}\n",
+                header.join(","),
+                good.join(","),
+                bad.join(",")
+            ),
+        )
+        .unwrap();
         let e = read_ratings(&p, None).err().unwrap().to_string();
-        assert!(e.contains("r.csv:3:") && e.contains("'Anger'") && e.contains("'n/a'"), "{e}");
-        let e = read_ratings(&p, Some(&["0003.mp4".to_string()])).err().unwrap().to_string();
+        assert!(
+            e.contains("r.csv:3:") && e.contains("'Anger'") && e.contains("'n/a'"),
+            "{e}"
+        );
+        let e = read_ratings(&p, Some(&["0003.mp4".to_string()]))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("0003.mp4"), "{e}");
     }
 }

@@ -23,7 +23,11 @@ impl Table {
 
 fn csv_error(path: &Path, e: csv::Error) -> Error {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => Error::msg(format!(
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => Error::msg(format!(
             "{}:{}: malformed row: it has {len} field(s), but the header has {expected_len}",
             path.display(),
             pos.as_ref().map(|p| p.line()).unwrap_or(0)
@@ -42,7 +46,11 @@ fn csv_error(path: &Path, e: csv::Error) -> Error {
 pub fn read_table(path: &Path, delimiter: u8, header: bool) -> Result<Table> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let mut r = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(false).from_reader(body);
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(false)
+        .from_reader(body);
     let mut rows = Vec::new();
     let mut lines = Vec::new();
     for rec in r.records() {
@@ -51,13 +59,23 @@ pub fn read_table(path: &Path, delimiter: u8, header: bool) -> Result<Table> {
         rows.push(rec.iter().map(str::to_string).collect::<Vec<_>>());
     }
     let header = if header {
-        ensure!(!rows.is_empty(), "{}: the file is empty (expected a header line)", path.display());
+        ensure!(
+            !rows.is_empty(),
+            "{}: the file is empty (expected a header line)",
+            path.display()
+        );
         lines.remove(0);
         rows.remove(0)
     } else {
-        (0..rows.first().map_or(0, Vec::len)).map(|i| format!("c{i}")).collect()
+        (0..rows.first().map_or(0, Vec::len))
+            .map(|i| format!("c{i}"))
+            .collect()
     };
-    Ok(Table { header, rows, lines })
+    Ok(Table {
+        header,
+        rows,
+        lines,
+    })
 }
 
 /// Parse a numeric cell, naming file, line and column when it is not a number.
@@ -80,7 +98,11 @@ pub fn read(path: &Path, delimiter: u8, header: bool) -> Result<Value> {
     let t = read_table(path, delimiter, header)?;
     let mut data = Map::new();
     for (j, name) in t.header.iter().enumerate() {
-        let nums: Option<Vec<f64>> = t.rows.iter().map(|r| r[j].trim().parse::<f64>().ok()).collect();
+        let nums: Option<Vec<f64>> = t
+            .rows
+            .iter()
+            .map(|r| r[j].trim().parse::<f64>().ok())
+            .collect();
         let col = match nums {
             Some(v) if !t.rows.is_empty() => Value::Tensor(Tensor::from_vec(v, &[t.rows.len()])?),
             _ => Value::List(t.rows.iter().map(|r| Value::Str(r[j].clone())).collect()),
@@ -88,7 +110,10 @@ pub fn read(path: &Path, delimiter: u8, header: bool) -> Result<Value> {
         data.insert(name.clone(), col);
     }
     let mut m = Map::new();
-    m.insert("columns".into(), Value::List(t.header.iter().map(|h| Value::Str(h.clone())).collect()));
+    m.insert(
+        "columns".into(),
+        Value::List(t.header.iter().map(|h| Value::Str(h.clone())).collect()),
+    );
     m.insert("data".into(), Value::Map(data));
     Ok(Value::Map(m))
 }
@@ -113,13 +138,27 @@ pub fn write(value: &Value, path: &Path, delimiter: u8) -> Result<()> {
             let m = match shape.len() {
                 1 => t.reshape(&[shape[0], 1])?,
                 2 => t.clone(),
-                _ => bail!("saving {}: a CSV holds a 1-D or 2-D tensor, got shape {shape:?}", path.display()),
+                _ => bail!(
+                    "saving {}: a CSV holds a 1-D or 2-D tensor, got shape {shape:?}",
+                    path.display()
+                ),
             };
             let a = m.to_f64()?;
             let int = !t.dtype().is_float();
             let s = m.shape();
-            let fmt = |x: f64| if int { (x as i64).to_string() } else { x.to_string() };
-            ((0..s[1]).map(|j| format!("c{j}")).collect(), (0..s[1]).map(|j| (0..s[0]).map(|i| fmt(a[[i, j]])).collect()).collect())
+            let fmt = |x: f64| {
+                if int {
+                    (x as i64).to_string()
+                } else {
+                    x.to_string()
+                }
+            };
+            (
+                (0..s[1]).map(|j| format!("c{j}")).collect(),
+                (0..s[1])
+                    .map(|j| (0..s[0]).map(|i| fmt(a[[i, j]])).collect())
+                    .collect(),
+            )
         }
         Value::Map(m) => {
             let (names, data): (Vec<String>, &Map) = match (m.get("columns"), m.get("data")) {
@@ -128,30 +167,60 @@ pub fn write(value: &Value, path: &Path, delimiter: u8) -> Result<()> {
             };
             let mut cols = Vec::new();
             for n in &names {
-                let col = data.get(n).ok_or_else(|| Error::msg(format!("saving {}: no data for column '{n}'", path.display())))?;
+                let col = data.get(n).ok_or_else(|| {
+                    Error::msg(format!(
+                        "saving {}: no data for column '{n}'",
+                        path.display()
+                    ))
+                })?;
                 cols.push(match col {
                     Value::Tensor(t) => {
                         let int = !t.dtype().is_float();
-                        t.to_vec_f64()?.into_iter().map(|x| if int { (x as i64).to_string() } else { x.to_string() }).collect()
+                        t.to_vec_f64()?
+                            .into_iter()
+                            .map(|x| {
+                                if int {
+                                    (x as i64).to_string()
+                                } else {
+                                    x.to_string()
+                                }
+                            })
+                            .collect()
                     }
                     Value::List(l) => l.iter().map(cell).collect(),
-                    other => bail!("saving {}: column '{n}' must be a tensor or a list, got {}", path.display(), other.type_name()),
+                    other => bail!(
+                        "saving {}: column '{n}' must be a tensor or a list, got {}",
+                        path.display(),
+                        other.type_name()
+                    ),
                 });
             }
             (names, cols)
         }
-        other => bail!("saving {}: a CSV holds a tensor or a table map, got {}", path.display(), other.type_name()),
+        other => bail!(
+            "saving {}: a CSV holds a tensor or a table map, got {}",
+            path.display(),
+            other.type_name()
+        ),
     };
     let n = cols.first().map_or(0, Vec::len);
     for (name, c) in header.iter().zip(&cols) {
-        ensure!(c.len() == n, "saving {}: column '{name}' has {} rows, the first column has {n}", path.display(), c.len());
+        ensure!(
+            c.len() == n,
+            "saving {}: column '{name}' has {} rows, the first column has {n}",
+            path.display(),
+            c.len()
+        );
     }
     super::atomic_write(path, |w| {
-        let mut cw = csv::WriterBuilder::new().delimiter(delimiter).from_writer(w);
+        let mut cw = csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .from_writer(w);
         let err = |e: csv::Error| Error::msg(e.to_string());
         cw.write_record(&header).map_err(err)?;
         for i in 0..n {
-            cw.write_record(cols.iter().map(|c| c[i].as_str())).map_err(err)?;
+            cw.write_record(cols.iter().map(|c| c[i].as_str()))
+                .map_err(err)?;
         }
         cw.flush()?;
         Ok(())
@@ -169,7 +238,10 @@ mod tests {
         std::fs::write(&p, "a,b,c\n1,2,3\n4,5\n").unwrap();
         let e = read(&p, b',', true).unwrap_err().to_string();
         assert!(e.contains("bad.csv:3:"), "{e}");
-        assert!(e.contains("2 field(s)") && e.contains("header has 3"), "{e}");
+        assert!(
+            e.contains("2 field(s)") && e.contains("header has 3"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -179,12 +251,36 @@ mod tests {
         std::fs::write(&p, "\u{feff}name\tx\nA\t1.5\nB, with comma\t-2\n").unwrap();
         let v = read(&p, b'\t', true).unwrap();
         let d = v.get("data").unwrap();
-        assert_eq!(d.get("x").unwrap().as_tensor().unwrap().to_vec_f64().unwrap(), vec![1.5, -2.0]);
-        assert_eq!(d.get("name").unwrap().as_list().unwrap()[1].as_str(), Some("B, with comma"));
+        assert_eq!(
+            d.get("x")
+                .unwrap()
+                .as_tensor()
+                .unwrap()
+                .to_vec_f64()
+                .unwrap(),
+            vec![1.5, -2.0]
+        );
+        assert_eq!(
+            d.get("name").unwrap().as_list().unwrap()[1].as_str(),
+            Some("B, with comma")
+        );
         let q = dir.path().join("u.tsv");
         write(&v, &q, b'\t').unwrap();
         let back = read(&q, b'\t', true).unwrap();
-        assert_eq!(back.get("columns").unwrap().to_json().unwrap(), serde_json::json!(["name", "x"]));
-        assert_eq!(back.get("data").unwrap().get("x").unwrap().as_tensor().unwrap().to_vec_f64().unwrap(), vec![1.5, -2.0]);
+        assert_eq!(
+            back.get("columns").unwrap().to_json().unwrap(),
+            serde_json::json!(["name", "x"])
+        );
+        assert_eq!(
+            back.get("data")
+                .unwrap()
+                .get("x")
+                .unwrap()
+                .as_tensor()
+                .unwrap()
+                .to_vec_f64()
+                .unwrap(),
+            vec![1.5, -2.0]
+        );
     }
 }

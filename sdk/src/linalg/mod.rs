@@ -1,8 +1,8 @@
 //! Dense kernels shared by the steps: faer-backed matrix products and the similarity matrices
 //! (cosine, Pearson, Spearman) that RSA and the judges are built on.
+use crate::ensure;
 use crate::error::Result;
 use crate::stats::rank_average;
-use crate::ensure;
 use faer::linalg::matmul::matmul as faer_matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, Axis};
@@ -29,8 +29,19 @@ pub fn matmul<T: Float>(a: ArrayView2<T>, b: ArrayView2<T>) -> Array2<T> {
     let s = out.strides().to_vec();
     // SAFETY: `out` is an owned, standard-layout array that outlives `dst`.
     let dst = unsafe { MatMut::from_raw_parts_mut(out.as_mut_ptr(), m, n, s[0], s[1]) };
-    let par = if m * n * a.ncols() > 64 * 64 * 64 { Par::rayon(0) } else { Par::Seq };
-    faer_matmul(dst, Accum::Replace, faer_ref(&a), faer_ref(&b), T::from(1.0), par);
+    let par = if m * n * a.ncols() > 64 * 64 * 64 {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    };
+    faer_matmul(
+        dst,
+        Accum::Replace,
+        faer_ref(&a),
+        faer_ref(&b),
+        T::from(1.0),
+        par,
+    );
     out
 }
 
@@ -92,7 +103,11 @@ impl Similarity {
 
 /// Similarity of every row of `a` with every row of `b` (`a.nrows() × b.nrows()`).
 /// Rows with zero variance (or zero length, for cosine) get similarity 0.
-pub fn similarity_cross(a: ArrayView2<f64>, b: ArrayView2<f64>, how: Similarity) -> Result<Array2<f64>> {
+pub fn similarity_cross(
+    a: ArrayView2<f64>,
+    b: ArrayView2<f64>,
+    how: Similarity,
+) -> Result<Array2<f64>> {
     ensure!(
         a.ncols() == b.ncols(),
         "{} similarity needs rows of equal length, got {} and {} columns",
@@ -133,14 +148,22 @@ mod tests {
         for i in 0..7 {
             for j in 0..6 {
                 let want: f64 = (0..5).map(|k| a[[i, k]] * b[[j, k]]).sum();
-                assert!((got[[i, j]] - want).abs() < 1e-12, "({i},{j}): {} vs {want}", got[[i, j]]);
+                assert!(
+                    (got[[i, j]] - want).abs() < 1e-12,
+                    "({i},{j}): {} vs {want}",
+                    got[[i, j]]
+                );
             }
         }
     }
 
     #[test]
     fn similarity_matrices_match_pairwise_statistics() {
-        let x = array![[1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 4.0, 4.0], [0.0, -1.0, 5.0, 1.0]];
+        let x = array![
+            [1.0, 2.0, 3.0, 4.0],
+            [2.0, 1.0, 4.0, 4.0],
+            [0.0, -1.0, 5.0, 1.0]
+        ];
         let p = similarity_matrix(x.view(), Similarity::Pearson);
         let s = similarity_matrix(x.view(), Similarity::Spearman);
         let c = similarity_matrix(x.view(), Similarity::Cosine);

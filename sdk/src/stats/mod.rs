@@ -57,7 +57,10 @@ mod tests {
     #[test]
     fn ranks_average_ties_like_scipy() {
         // scipy.stats.rankdata([10, 20, 20, 5, 20]) == [2, 4, 4, 1, 4]
-        assert_eq!(rank_average(&[10.0, 20.0, 20.0, 5.0, 20.0]), vec![2.0, 4.0, 4.0, 1.0, 4.0]);
+        assert_eq!(
+            rank_average(&[10.0, 20.0, 20.0, 5.0, 20.0]),
+            vec![2.0, 4.0, 4.0, 1.0, 4.0]
+        );
     }
 
     #[test]

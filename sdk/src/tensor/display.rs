@@ -18,7 +18,13 @@ impl fmt::Display for Tensor {
                 DType::Bool => (x != 0.0).to_string(),
                 DType::I64 | DType::U8 => format!("{}", x as i64),
                 _ if x.is_nan() => "nan".into(),
-                _ if x.is_infinite() => if x > 0.0 { "inf".into() } else { "-inf".into() },
+                _ if x.is_infinite() => {
+                    if x > 0.0 {
+                        "inf".into()
+                    } else {
+                        "-inf".into()
+                    }
+                }
                 _ if x != 0.0 && (x.abs() >= 1e5 || x.abs() < 1e-4) => format!("{x:.4e}"),
                 _ => format!("{x:.4}"),
             }
@@ -26,24 +32,41 @@ impl fmt::Display for Tensor {
         let mut body = String::new();
         render(&data.view(), 0, &fmt_one, &mut body);
         let dev = self.device();
-        let dev = if dev == super::Device::Cpu { String::new() } else { format!(", device={dev}") };
+        let dev = if dev == super::Device::Cpu {
+            String::new()
+        } else {
+            format!(", device={dev}")
+        };
         write!(f, "tensor({body}, shape={shape:?}, dtype={dt}{dev})")
     }
 }
 
-fn render(a: &ndarray::ArrayViewD<f64>, depth: usize, one: &dyn Fn(f64) -> String, out: &mut String) {
+fn render(
+    a: &ndarray::ArrayViewD<f64>,
+    depth: usize,
+    one: &dyn Fn(f64) -> String,
+    out: &mut String,
+) {
     if a.ndim() == 0 {
         out.push_str(&one(a[[]]));
         return;
     }
     let n = a.shape()[0];
     let idx: Vec<Option<usize>> = if n > MAX_FULL {
-        (0..EDGE).map(Some).chain([None]).chain((n - EDGE..n).map(Some)).collect()
+        (0..EDGE)
+            .map(Some)
+            .chain([None])
+            .chain((n - EDGE..n).map(Some))
+            .collect()
     } else {
         (0..n).map(Some).collect()
     };
     out.push('[');
-    let sep = if a.ndim() > 1 { format!(",\n{}", " ".repeat(depth + 8)) } else { ", ".to_string() };
+    let sep = if a.ndim() > 1 {
+        format!(",\n{}", " ".repeat(depth + 8))
+    } else {
+        ", ".to_string()
+    };
     for (k, i) in idx.iter().enumerate() {
         if k > 0 {
             out.push_str(&sep);

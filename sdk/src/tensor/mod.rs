@@ -197,7 +197,9 @@ element!(bool, Bool, |x: f64| x != 0.0);
 
 impl Tensor {
     pub fn from_cpu(data: CpuData) -> Self {
-        Tensor { storage: Storage::Cpu(data) }
+        Tensor {
+            storage: Storage::Cpu(data),
+        }
     }
 
     /// Wrap an ndarray of any dimensionality (no copy).
@@ -219,7 +221,8 @@ impl Tensor {
             shape,
             n
         );
-        let a = ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| Error::msg(e.to_string()))?;
+        let a =
+            ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| Error::msg(e.to_string()))?;
         Ok(Self::from_array(a))
     }
 
@@ -337,7 +340,10 @@ impl Tensor {
     /// A 1-D view as `T`, with an error naming `what` otherwise.
     pub fn vector<T: Element>(&self, what: &str) -> Result<ndarray::ArcArray1<T>> {
         let shape = self.shape();
-        ensure!(shape.len() == 1, "{what} must be a 1-D tensor, got shape {shape:?}");
+        ensure!(
+            shape.len() == 1,
+            "{what} must be a 1-D tensor, got shape {shape:?}"
+        );
         self.to_array::<T>()?
             .into_dimensionality::<ndarray::Ix1>()
             .map_err(|e| Error::msg(e.to_string()))
@@ -391,7 +397,9 @@ impl Tensor {
 
     #[cfg(feature = "torch")]
     pub(crate) fn from_torch(t: tch::Tensor) -> Tensor {
-        Tensor { storage: Storage::Torch(std::sync::Arc::new(t)) }
+        Tensor {
+            storage: Storage::Torch(std::sync::Arc::new(t)),
+        }
     }
 
     /// Exact equality of shape, dtype and every element (NaN equals NaN bitwise).
@@ -400,8 +408,14 @@ impl Tensor {
             return Ok(false);
         }
         Ok(match (self.cpu_data()?, other.cpu_data()?) {
-            (CpuData::F32(a), CpuData::F32(b)) => a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits()),
-            (CpuData::F64(a), CpuData::F64(b)) => a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits()),
+            (CpuData::F32(a), CpuData::F32(b)) => a
+                .iter()
+                .zip(b.iter())
+                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            (CpuData::F64(a), CpuData::F64(b)) => a
+                .iter()
+                .zip(b.iter())
+                .all(|(x, y)| x.to_bits() == y.to_bits()),
             (CpuData::I64(a), CpuData::I64(b)) => a == b,
             (CpuData::U8(a), CpuData::U8(b)) => a == b,
             (CpuData::Bool(a), CpuData::Bool(b)) => a == b,
@@ -412,7 +426,13 @@ impl Tensor {
 
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Tensor(shape={:?}, dtype={}, device={})", self.shape(), self.dtype(), self.device())
+        write!(
+            f,
+            "Tensor(shape={:?}, dtype={}, device={})",
+            self.shape(),
+            self.dtype(),
+            self.device()
+        )
     }
 }
 

@@ -69,7 +69,9 @@ pub enum Reduce {
     Sum,
     Mean,
     /// Standard deviation with `ddof` degrees of freedom removed (numpy's default is 0).
-    Std { ddof: usize },
+    Std {
+        ddof: usize,
+    },
     Min,
     Max,
     ArgMin,
@@ -95,8 +97,16 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let x = if i < n - a.len() { 1 } else { a[i - (n - a.len())] };
-        let y = if i < n - b.len() { 1 } else { b[i - (n - b.len())] };
+        let x = if i < n - a.len() {
+            1
+        } else {
+            a[i - (n - a.len())]
+        };
+        let y = if i < n - b.len() {
+            1
+        } else {
+            b[i - (n - b.len())]
+        };
         out[i] = if x == y || y == 1 {
             x
         } else if x == 1 {
@@ -137,7 +147,11 @@ fn normalize_axis(axis: isize, ndim: usize) -> Result<usize> {
         axis >= -n && axis < n,
         "axis {axis} is out of range for a tensor with {ndim} dimension(s)"
     );
-    Ok(if axis < 0 { (axis + n) as usize } else { axis as usize })
+    Ok(if axis < 0 {
+        (axis + n) as usize
+    } else {
+        axis as usize
+    })
 }
 
 fn normalize_index(i: isize, len: usize, axis: usize) -> Result<usize> {
@@ -161,15 +175,36 @@ impl Tensor {
         let dt = promote(self.dtype(), other.dtype(), op);
         let (a, b) = (self.cpu_data()?, other.cpu_data()?);
         Ok(match dt {
-            DType::F32 => Tensor::from_array(zip_with(&f32::cast_from(&a), &f32::cast_from(&b), &shape, |x, y| op.apply_f32(x, y))),
-            DType::I64 => Tensor::from_array(zip_with(&i64::cast_from(&a), &i64::cast_from(&b), &shape, |x, y| op.apply_i64(x, y))),
-            _ => Tensor::from_array(zip_with(&f64::cast_from(&a), &f64::cast_from(&b), &shape, |x, y| op.apply_f64(x, y))),
+            DType::F32 => Tensor::from_array(zip_with(
+                &f32::cast_from(&a),
+                &f32::cast_from(&b),
+                &shape,
+                |x, y| op.apply_f32(x, y),
+            )),
+            DType::I64 => Tensor::from_array(zip_with(
+                &i64::cast_from(&a),
+                &i64::cast_from(&b),
+                &shape,
+                |x, y| op.apply_i64(x, y),
+            )),
+            _ => Tensor::from_array(zip_with(
+                &f64::cast_from(&a),
+                &f64::cast_from(&b),
+                &shape,
+                |x, y| op.apply_f64(x, y),
+            )),
         })
     }
 
     /// `self op scalar` (or `scalar op self` when `scalar_left`). A float scalar keeps a float
     /// tensor's width, as numpy and torch do; it turns an integer tensor into f64.
-    pub fn binary_scalar(&self, s: f64, s_is_int: bool, op: BinOp, scalar_left: bool) -> Result<Tensor> {
+    pub fn binary_scalar(
+        &self,
+        s: f64,
+        s_is_int: bool,
+        op: BinOp,
+        scalar_left: bool,
+    ) -> Result<Tensor> {
         let dt = self.dtype();
         let scalar = if dt.is_float() {
             Tensor::full(&[], s, dt)
@@ -217,14 +252,28 @@ impl Tensor {
         if self.device().is_torch() || other.device().is_torch() {
             return super::torch::matmul(self, other);
         }
-        let a2 = if sa.len() == 1 { self.reshape(&[1, sa[0]])? } else { self.clone() };
-        let b2 = if sb.len() == 1 { other.reshape(&[sb[0], 1])? } else { other.clone() };
+        let a2 = if sa.len() == 1 {
+            self.reshape(&[1, sa[0]])?
+        } else {
+            self.clone()
+        };
+        let b2 = if sb.len() == 1 {
+            other.reshape(&[sb[0], 1])?
+        } else {
+            other.clone()
+        };
         let both_f32 = self.dtype() == DType::F32 && other.dtype() == DType::F32;
         let out = if both_f32 {
-            let (a, b) = (a2.matrix::<f32>("left operand")?, b2.matrix::<f32>("right operand")?);
+            let (a, b) = (
+                a2.matrix::<f32>("left operand")?,
+                b2.matrix::<f32>("right operand")?,
+            );
             Tensor::from_array(crate::linalg::matmul(a.view(), b.view()))
         } else {
-            let (a, b) = (a2.matrix::<f64>("left operand")?, b2.matrix::<f64>("right operand")?);
+            let (a, b) = (
+                a2.matrix::<f64>("left operand")?,
+                b2.matrix::<f64>("right operand")?,
+            );
             Tensor::from_array(crate::linalg::matmul(a.view(), b.view()))
         };
         let mut shape = Vec::new();
@@ -235,7 +284,13 @@ impl Tensor {
             shape.push(sb[1]);
         }
         let out = out.reshape(&shape)?;
-        Ok(if self.dtype() == DType::I64 && other.dtype() == DType::I64 { out.astype(DType::I64) } else { out })
+        Ok(
+            if self.dtype() == DType::I64 && other.dtype() == DType::I64 {
+                out.astype(DType::I64)
+            } else {
+                out
+            },
+        )
     }
 
     /// Reverse the axes (for a matrix: the transpose). O(1) on the CPU: only strides change.
@@ -277,14 +332,22 @@ impl Tensor {
             None => self.numel() == 0,
         };
         if empty && !matches!(op, Reduce::Sum) {
-            bail!("{} of an empty tensor (shape {shape:?}) is undefined", op.name());
+            bail!(
+                "{} of an empty tensor (shape {shape:?}) is undefined",
+                op.name()
+            );
         }
         let dt = self.dtype();
         let data = self.cpu_data()?;
         let flat = |a: &ArcArray<f64, IxDyn>| -> ArcArray<f64, IxDyn> {
             match axis {
                 Some(_) => a.clone(),
-                None => a.iter().copied().collect::<ndarray::Array1<f64>>().into_dyn().into_shared(),
+                None => a
+                    .iter()
+                    .copied()
+                    .collect::<ndarray::Array1<f64>>()
+                    .into_dyn()
+                    .into_shared(),
             }
         };
         let ax = Axis(axis.unwrap_or(0));
@@ -298,12 +361,21 @@ impl Tensor {
                 let a = i64::cast_from(&data);
                 let a = match axis {
                     Some(_) => a,
-                    None => a.iter().copied().collect::<ndarray::Array1<i64>>().into_dyn().into_shared(),
+                    None => a
+                        .iter()
+                        .copied()
+                        .collect::<ndarray::Array1<i64>>()
+                        .into_dyn()
+                        .into_shared(),
                 };
-                Tensor::from_array(a.map_axis(ax, |l| l.iter().fold(0i64, |s, &x| s.wrapping_add(x))))
+                Tensor::from_array(
+                    a.map_axis(ax, |l| l.iter().fold(0i64, |s, &x| s.wrapping_add(x))),
+                )
             }
             Reduce::Sum => Tensor::from_array(reduced(&|l| l.sum())).astype(dt),
-            Reduce::Mean => Tensor::from_array(reduced(&|l| l.sum() / l.len() as f64)).astype(float_of(dt)),
+            Reduce::Mean => {
+                Tensor::from_array(reduced(&|l| l.sum() / l.len() as f64)).astype(float_of(dt))
+            }
             Reduce::Std { ddof } => {
                 let t = Tensor::from_array(reduced(&|l| {
                     let n = l.len() as f64;
@@ -312,10 +384,22 @@ impl Tensor {
                 }));
                 t.astype(float_of(dt))
             }
-            Reduce::Min => Tensor::from_array(reduced(&|l| l.iter().copied().fold(f64::INFINITY, nan_min))).astype(dt),
-            Reduce::Max => Tensor::from_array(reduced(&|l| l.iter().copied().fold(f64::NEG_INFINITY, nan_max))).astype(dt),
-            Reduce::ArgMin => Tensor::from_array(reduced(&|l| arg_best(l, |x, best| x < best) as f64)).astype(DType::I64),
-            Reduce::ArgMax => Tensor::from_array(reduced(&|l| arg_best(l, |x, best| x > best) as f64)).astype(DType::I64),
+            Reduce::Min => {
+                Tensor::from_array(reduced(&|l| l.iter().copied().fold(f64::INFINITY, nan_min)))
+                    .astype(dt)
+            }
+            Reduce::Max => Tensor::from_array(reduced(&|l| {
+                l.iter().copied().fold(f64::NEG_INFINITY, nan_max)
+            }))
+            .astype(dt),
+            Reduce::ArgMin => {
+                Tensor::from_array(reduced(&|l| arg_best(l, |x, best| x < best) as f64))
+                    .astype(DType::I64)
+            }
+            Reduce::ArgMax => {
+                Tensor::from_array(reduced(&|l| arg_best(l, |x, best| x > best) as f64))
+                    .astype(DType::I64)
+            }
         };
         out.to_device(self.device())
     }
@@ -340,7 +424,10 @@ impl Tensor {
 
     /// Indices that sort along `axis` (stable; NaN last).
     pub fn argsort(&self, axis: isize, descending: bool) -> Result<Tensor> {
-        ensure!(self.ndim() >= 1, "argsort needs a tensor with at least one dimension");
+        ensure!(
+            self.ndim() >= 1,
+            "argsort needs a tensor with at least one dimension"
+        );
         let ax = normalize_axis(axis, self.ndim())?;
         let a = self.to_f64()?;
         let mut out = ArrayD::<i64>::zeros(IxDyn(&self.shape()));
@@ -379,13 +466,17 @@ impl Tensor {
         let ax = normalize_axis(axis, self.ndim())?;
         let i = normalize_index(i, self.shape()[ax], ax)?;
         let d = self.cpu_data()?;
-        let out = with_cpu!(d, a => Tensor::from_shared(a.index_axis_move(Axis(ax), i).into_shared()));
+        let out =
+            with_cpu!(d, a => Tensor::from_shared(a.index_axis_move(Axis(ax), i).into_shared()));
         out.to_device(self.device())
     }
 
     /// Rows (or entries along `axis`) picked by index, in the given order; repeats allowed.
     pub fn select(&self, axis: isize, indices: &[i64]) -> Result<Tensor> {
-        ensure!(self.ndim() >= 1, "cannot select from a 0-dimensional tensor");
+        ensure!(
+            self.ndim() >= 1,
+            "cannot select from a 0-dimensional tensor"
+        );
         let ax = normalize_axis(axis, self.ndim())?;
         let len = self.shape()[ax];
         let ix = indices
@@ -463,7 +554,11 @@ fn join(parts: &[Tensor], axis: isize, new_axis: bool) -> Result<Tensor> {
         let ok = if new_axis {
             s == first
         } else {
-            s.len() == first.len() && s.iter().zip(&first).enumerate().all(|(k, (x, y))| k == ax || x == y)
+            s.len() == first.len()
+                && s.iter()
+                    .zip(&first)
+                    .enumerate()
+                    .all(|(k, (x, y))| k == ax || x == y)
         };
         ensure!(
             ok,
@@ -479,7 +574,10 @@ fn join(parts: &[Tensor], axis: isize, new_axis: bool) -> Result<Tensor> {
     });
     macro_rules! go {
         ($t:ty) => {{
-            let arrays = parts.iter().map(|p| p.to_array::<$t>()).collect::<Result<Vec<_>>>()?;
+            let arrays = parts
+                .iter()
+                .map(|p| p.to_array::<$t>())
+                .collect::<Result<Vec<_>>>()?;
             let views: Vec<_> = arrays.iter().map(|a| a.view()).collect();
             let r = if new_axis {
                 ndarray::stack(Axis(ax), &views)

@@ -28,7 +28,10 @@ fn shape_mismatch_is_a_clear_error() {
     let a = t(vec![0.0; 6], &[2, 3]);
     let b = t(vec![0.0; 4], &[4]);
     let e = a.binary(&b, BinOp::Add).unwrap_err().to_string();
-    assert!(e.contains("[2, 3]") && e.contains("[4]") && e.contains("broadcast"), "{e}");
+    assert!(
+        e.contains("[2, 3]") && e.contains("[4]") && e.contains("broadcast"),
+        "{e}"
+    );
     let e = a.matmul(&a).unwrap_err().to_string();
     assert!(e.contains("inner dimensions"), "{e}");
 }
@@ -40,9 +43,23 @@ fn dtype_promotion() {
     assert_eq!(i.binary(&i, BinOp::Add).unwrap().dtype(), DType::I64);
     assert_eq!(i.binary(&i, BinOp::Div).unwrap().dtype(), DType::F64);
     assert_eq!(i.binary(&f, BinOp::Mul).unwrap().dtype(), DType::F32);
-    assert_eq!(f.binary_scalar(2.5, false, BinOp::Mul, false).unwrap().dtype(), DType::F32);
-    assert_eq!(i.binary_scalar(2.5, false, BinOp::Mul, false).unwrap().dtype(), DType::F64);
-    let d = f.binary_scalar(1.0, false, BinOp::Sub, true).unwrap().to_vec_f64().unwrap();
+    assert_eq!(
+        f.binary_scalar(2.5, false, BinOp::Mul, false)
+            .unwrap()
+            .dtype(),
+        DType::F32
+    );
+    assert_eq!(
+        i.binary_scalar(2.5, false, BinOp::Mul, false)
+            .unwrap()
+            .dtype(),
+        DType::F64
+    );
+    let d = f
+        .binary_scalar(1.0, false, BinOp::Sub, true)
+        .unwrap()
+        .to_vec_f64()
+        .unwrap();
     assert_eq!(d, vec![0.0, -1.0]);
 }
 
@@ -52,7 +69,11 @@ fn matmul_matches_naive_including_vectors() {
     let b = t((0..8).map(|x| (x as f64).sin()).collect(), &[4, 2]);
     let c = a.matmul(&b).unwrap();
     assert_eq!(c.shape(), vec![3, 2]);
-    let (a2, b2, c2) = (a.matrix::<f64>("a").unwrap(), b.matrix::<f64>("b").unwrap(), c.matrix::<f64>("c").unwrap());
+    let (a2, b2, c2) = (
+        a.matrix::<f64>("a").unwrap(),
+        b.matrix::<f64>("b").unwrap(),
+        c.matrix::<f64>("c").unwrap(),
+    );
     for i in 0..3 {
         for j in 0..2 {
             let want: f64 = (0..4).map(|k| a2[[i, k]] * b2[[k, j]]).sum();
@@ -62,7 +83,14 @@ fn matmul_matches_naive_including_vectors() {
     let v = t(vec![1.0, 0.0, 0.0, 1.0], &[4]);
     let av = a.matmul(&v).unwrap();
     assert_eq!(av.shape(), vec![3]);
-    assert_eq!(av.to_vec_f64().unwrap(), vec![a2[[0, 0]] + a2[[0, 3]], a2[[1, 0]] + a2[[1, 3]], a2[[2, 0]] + a2[[2, 3]]]);
+    assert_eq!(
+        av.to_vec_f64().unwrap(),
+        vec![
+            a2[[0, 0]] + a2[[0, 3]],
+            a2[[1, 0]] + a2[[1, 3]],
+            a2[[2, 0]] + a2[[2, 3]]
+        ]
+    );
     // A transposed view multiplies correctly (strides, not copies).
     let at = a.transpose().unwrap();
     assert_eq!(at.shape(), vec![4, 3]);
@@ -75,12 +103,40 @@ fn matmul_matches_naive_including_vectors() {
 fn reductions_along_axes() {
     let a = t(vec![1.0, 5.0, 3.0, 4.0, 2.0, 6.0], &[2, 3]);
     assert_eq!(a.reduce(Reduce::Sum, None).unwrap().item().unwrap(), 21.0);
-    assert_eq!(a.reduce(Reduce::Sum, Some(0)).unwrap().to_vec_f64().unwrap(), vec![5.0, 7.0, 9.0]);
-    assert_eq!(a.reduce(Reduce::Mean, Some(-1)).unwrap().to_vec_f64().unwrap(), vec![3.0, 4.0]);
-    assert_eq!(a.reduce(Reduce::Max, Some(1)).unwrap().to_vec_f64().unwrap(), vec![5.0, 6.0]);
-    assert_eq!(a.reduce(Reduce::ArgMax, Some(1)).unwrap().to_vec_f64().unwrap(), vec![1.0, 2.0]);
+    assert_eq!(
+        a.reduce(Reduce::Sum, Some(0))
+            .unwrap()
+            .to_vec_f64()
+            .unwrap(),
+        vec![5.0, 7.0, 9.0]
+    );
+    assert_eq!(
+        a.reduce(Reduce::Mean, Some(-1))
+            .unwrap()
+            .to_vec_f64()
+            .unwrap(),
+        vec![3.0, 4.0]
+    );
+    assert_eq!(
+        a.reduce(Reduce::Max, Some(1))
+            .unwrap()
+            .to_vec_f64()
+            .unwrap(),
+        vec![5.0, 6.0]
+    );
+    assert_eq!(
+        a.reduce(Reduce::ArgMax, Some(1))
+            .unwrap()
+            .to_vec_f64()
+            .unwrap(),
+        vec![1.0, 2.0]
+    );
     assert_eq!(a.reduce(Reduce::ArgMin, None).unwrap().item().unwrap(), 0.0);
-    let s = a.reduce(Reduce::Std { ddof: 0 }, Some(1)).unwrap().to_vec_f64().unwrap();
+    let s = a
+        .reduce(Reduce::Std { ddof: 0 }, Some(1))
+        .unwrap()
+        .to_vec_f64()
+        .unwrap();
     assert!((s[0] - (8.0f64 / 3.0).sqrt()).abs() < 1e-12);
     let e = a.reduce(Reduce::Sum, Some(2)).unwrap_err().to_string();
     assert!(e.contains("axis 2 is out of range"), "{e}");
@@ -89,26 +145,52 @@ fn reductions_along_axes() {
 #[test]
 fn sort_and_argsort_are_stable() {
     let a = t(vec![3.0, 1.0, 2.0, 1.0], &[4]);
-    assert_eq!(a.argsort(-1, false).unwrap().to_vec_f64().unwrap(), vec![1.0, 3.0, 2.0, 0.0]);
-    assert_eq!(a.argsort(-1, true).unwrap().to_vec_f64().unwrap(), vec![0.0, 2.0, 1.0, 3.0]);
-    assert_eq!(a.sort(-1, false).unwrap().to_vec_f64().unwrap(), vec![1.0, 1.0, 2.0, 3.0]);
+    assert_eq!(
+        a.argsort(-1, false).unwrap().to_vec_f64().unwrap(),
+        vec![1.0, 3.0, 2.0, 0.0]
+    );
+    assert_eq!(
+        a.argsort(-1, true).unwrap().to_vec_f64().unwrap(),
+        vec![0.0, 2.0, 1.0, 3.0]
+    );
+    assert_eq!(
+        a.sort(-1, false).unwrap().to_vec_f64().unwrap(),
+        vec![1.0, 1.0, 2.0, 3.0]
+    );
 }
 
 #[test]
 fn indexing_slicing_and_joining() {
     let a = t((0..12).map(|x| x as f64).collect(), &[4, 3]);
-    assert_eq!(a.index_axis(0, -1).unwrap().to_vec_f64().unwrap(), vec![9.0, 10.0, 11.0]);
-    assert_eq!(a.index_axis(1, 0).unwrap().to_vec_f64().unwrap(), vec![0.0, 3.0, 6.0, 9.0]);
-    assert_eq!(a.select(0, &[2, 0]).unwrap().to_vec_f64().unwrap(), vec![6.0, 7.0, 8.0, 0.0, 1.0, 2.0]);
+    assert_eq!(
+        a.index_axis(0, -1).unwrap().to_vec_f64().unwrap(),
+        vec![9.0, 10.0, 11.0]
+    );
+    assert_eq!(
+        a.index_axis(1, 0).unwrap().to_vec_f64().unwrap(),
+        vec![0.0, 3.0, 6.0, 9.0]
+    );
+    assert_eq!(
+        a.select(0, &[2, 0]).unwrap().to_vec_f64().unwrap(),
+        vec![6.0, 7.0, 8.0, 0.0, 1.0, 2.0]
+    );
     assert_eq!(a.slice_axis(0, 1, 3).unwrap().shape(), vec![2, 3]);
-    assert_eq!(a.slice_axis(1, -2, 100).unwrap().to_vec_f64().unwrap()[..2], [1.0, 2.0]);
+    assert_eq!(
+        a.slice_axis(1, -2, 100).unwrap().to_vec_f64().unwrap()[..2],
+        [1.0, 2.0]
+    );
     let e = a.index_axis(0, 4).unwrap_err().to_string();
-    assert!(e.contains("index 4 is out of range for axis 0 of length 4"), "{e}");
+    assert!(
+        e.contains("index 4 is out of range for axis 0 of length 4"),
+        "{e}"
+    );
     let c = Tensor::concat(&[a.clone(), a.clone()], 0).unwrap();
     assert_eq!(c.shape(), vec![8, 3]);
     let s = Tensor::stack(&[a.clone(), a.clone()], 0).unwrap();
     assert_eq!(s.shape(), vec![2, 4, 3]);
-    let e = Tensor::concat(&[a.clone(), a.transpose().unwrap()], 0).unwrap_err().to_string();
+    let e = Tensor::concat(&[a.clone(), a.transpose().unwrap()], 0)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("incompatible"), "{e}");
 }
 
@@ -118,7 +200,10 @@ fn devices_parse_and_cpu_only_build_refuses_cuda() {
     assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
     assert!("tpu".parse::<Device>().is_err());
     if !crate::HAS_TORCH {
-        let e = t(vec![1.0], &[1]).to_device(Device::Cuda(0)).unwrap_err().to_string();
+        let e = t(vec![1.0], &[1])
+            .to_device(Device::Cuda(0))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--features torch"), "{e}");
     }
 }
@@ -127,8 +212,14 @@ fn devices_parse_and_cpu_only_build_refuses_cuda() {
 fn display_is_numpy_like_and_truncated() {
     let a = t((0..100).map(|x| x as f64).collect(), &[100]);
     let s = a.to_string();
-    assert!(s.contains("...") && s.contains("shape=[100]") && s.contains("dtype=f64"), "{s}");
-    assert!(s.starts_with("tensor([0.0000, 1.0000, 2.0000, ..., 97.0000"), "{s}");
+    assert!(
+        s.contains("...") && s.contains("shape=[100]") && s.contains("dtype=f64"),
+        "{s}"
+    );
+    assert!(
+        s.starts_with("tensor([0.0000, 1.0000, 2.0000, ..., 97.0000"),
+        "{s}"
+    );
 }
 
 #[cfg(feature = "torch")]
@@ -137,7 +228,10 @@ mod torch_backend {
 
     #[test]
     fn round_trip_through_libtorch_is_bit_exact() {
-        let base = t(vec![1.5, -0.0, f64::NAN, 1e-300, 3.0, f64::INFINITY], &[2, 3]);
+        let base = t(
+            vec![1.5, -0.0, f64::NAN, 1e-300, 3.0, f64::INFINITY],
+            &[2, 3],
+        );
         for dt in [DType::F32, DType::F64, DType::I64, DType::U8, DType::Bool] {
             let x = base.astype(dt);
             let on = x.to_device(Device::TorchCpu).unwrap();
@@ -150,8 +244,20 @@ mod torch_backend {
 
     #[test]
     fn matmul_agrees_across_backends() {
-        let a = t((0..64 * 48).map(|x| ((x * 7919) % 1000) as f64 / 500.0 - 1.0).collect(), &[64, 48]).astype(DType::F32);
-        let b = t((0..48 * 32).map(|x| ((x * 104729) % 997) as f64 / 498.5 - 1.0).collect(), &[48, 32]).astype(DType::F32);
+        let a = t(
+            (0..64 * 48)
+                .map(|x| ((x * 7919) % 1000) as f64 / 500.0 - 1.0)
+                .collect(),
+            &[64, 48],
+        )
+        .astype(DType::F32);
+        let b = t(
+            (0..48 * 32)
+                .map(|x| ((x * 104729) % 997) as f64 / 498.5 - 1.0)
+                .collect(),
+            &[48, 32],
+        )
+        .astype(DType::F32);
         let cpu = a.matmul(&b).unwrap().to_vec_f64().unwrap();
         let ta = a.to_device(Device::TorchCpu).unwrap();
         let tb = b.to_device(Device::TorchCpu).unwrap();
@@ -162,7 +268,10 @@ mod torch_backend {
         for (x, y) in cpu.iter().zip(&gpu) {
             assert!((x - y).abs() <= 1e-6 * scale, "{x} vs {y}");
         }
-        let s = ta.binary(&tb.transpose().unwrap().index_axis(0, 0).unwrap(), BinOp::Add);
+        let s = ta.binary(
+            &tb.transpose().unwrap().index_axis(0, 0).unwrap(),
+            BinOp::Add,
+        );
         assert!(s.is_err(), "broadcast errors are caught before libtorch");
     }
 }

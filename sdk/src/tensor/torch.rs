@@ -54,7 +54,9 @@ fn tch_device(d: Device) -> Result<tch::Device> {
 }
 
 fn from_slice_shaped<T: tch::kind::Element>(v: &[T], shape: &[i64]) -> Result<TchTensor> {
-    TchTensor::f_from_slice(v).and_then(|t| t.f_reshape(shape)).map_err(err)
+    TchTensor::f_from_slice(v)
+        .and_then(|t| t.f_reshape(shape))
+        .map_err(err)
 }
 
 pub(super) fn to_torch(t: &Tensor, device: Device) -> Result<Tensor> {
@@ -80,7 +82,10 @@ pub(super) fn to_cpu_data(t: &TchTensor) -> Result<CpuData> {
         .and_then(|x| x.f_contiguous())
         .and_then(|x| x.f_reshape([-1]))
         .map_err(err)?;
-    fn arr<T: tch::kind::Element + super::Element>(flat: &TchTensor, shape: &[usize]) -> Result<CpuData> {
+    fn arr<T: tch::kind::Element + super::Element>(
+        flat: &TchTensor,
+        shape: &[usize],
+    ) -> Result<CpuData> {
         let v = Vec::<T>::try_from(flat).map_err(err)?;
         let a = ArrayD::from_shape_vec(IxDyn(shape), v).map_err(|e| Error::msg(e.to_string()))?;
         Ok(T::wrap(a.into_shared()))
@@ -100,7 +105,11 @@ pub(super) fn astype(t: &TchTensor, dtype: DType) -> Tensor {
 
 /// Both operands on the torch device of the first torch operand, with the CPU engine's dtype.
 fn operands(a: &Tensor, b: &Tensor, dt: DType) -> Result<(TchTensor, TchTensor)> {
-    let dev = if a.device().is_torch() { a.device() } else { b.device() };
+    let dev = if a.device().is_torch() {
+        a.device()
+    } else {
+        b.device()
+    };
     let get = |x: &Tensor| -> Result<TchTensor> {
         let x = x.to_device(dev)?;
         let t = x.torch().expect("moved to a torch device");
@@ -129,7 +138,11 @@ pub(super) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (x, y) = operands(a, b, dt)?;
     let r = x.f_matmul(&y).map_err(err)?;
     let r = Tensor::from_torch(r);
-    Ok(if a.dtype() == DType::I64 && b.dtype() == DType::I64 { r.astype(DType::I64) } else { r })
+    Ok(if a.dtype() == DType::I64 && b.dtype() == DType::I64 {
+        r.astype(DType::I64)
+    } else {
+        r
+    })
 }
 
 /// Whether libtorch can see a CUDA device (false in CPU-only environments).
