@@ -78,6 +78,14 @@ impl Device {
     pub fn is_torch(self) -> bool {
         !matches!(self, Device::Cpu)
     }
+
+    /// Whether libtorch sees a CUDA device (always false without the torch feature).
+    pub fn cuda_available() -> bool {
+        #[cfg(feature = "torch")]
+        return torch::cuda_available();
+        #[cfg(not(feature = "torch"))]
+        false
+    }
 }
 
 impl FromStr for Device {
