@@ -337,6 +337,10 @@ fn specs() -> Vec<FnSpec> {
             .param("t", Ty::Tensor, "input")
             .param("device", Ty::Str, "target device")
             .returns("tensor on that device"),
+        FnSpec::new("equal", "Whether two tensors have the same shape, dtype and bits (NaN equals NaN).")
+            .param("a", Ty::Tensor, "first")
+            .param("b", Ty::Tensor, "second")
+            .returns("bool"),
         FnSpec::new("to_list", "Nested lists of numbers.").param("t", Ty::Tensor, "input").returns("list"),
         FnSpec::new("item", "The value of a one-element tensor.").param("t", Ty::Tensor, "input").returns("number"),
     ]
@@ -513,6 +517,7 @@ impl Plugin for TensorNs {
                 let d: Device = args[1].as_str().unwrap_or_default().parse()?;
                 t(tensor(0, "t")?.to_device(d)?)
             }
+            "equal" => Ok(Value::Bool(tensor(0, "a")?.bit_equal(&tensor(1, "b")?)?)),
             "to_list" => to_list(&tensor(0, "t")?),
             "item" => scalar_value(&tensor(0, "t")?),
             other => bail!("tensor has no function '{other}'"),
