@@ -622,6 +622,10 @@ pub fn register_type(engine: &mut Engine) {
             });
         };
     }
+    engine.register_fn("abs", |t: &mut Tensor| rr(t.map_float(f64::abs)));
+    engine.register_fn("exp", |t: &mut Tensor| rr(t.map_float(f64::exp)));
+    engine.register_fn("log", |t: &mut Tensor| rr(t.map_float(f64::ln)));
+    engine.register_fn("sqrt", |t: &mut Tensor| rr(t.map_float(f64::sqrt)));
     method_reduce!("sum", Reduce::Sum);
     method_reduce!("mean", Reduce::Mean);
     method_reduce!("std", Reduce::Std { ddof: 0 });

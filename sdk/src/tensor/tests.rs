@@ -269,10 +269,22 @@ mod torch_backend {
             assert!((x - y).abs() <= 1e-6 * scale, "{x} vs {y}");
         }
         let row = tb.transpose().unwrap().index_axis(0, 0).unwrap();
-        let sum = ta.binary(&row, BinOp::Add).unwrap().to_device(Device::Cpu).unwrap();
-        let want = a.binary(&row.to_device(Device::Cpu).unwrap(), BinOp::Add).unwrap();
-        assert!(sum.bit_equal(&want).unwrap(), "broadcast add agrees bit for bit");
+        let sum = ta
+            .binary(&row, BinOp::Add)
+            .unwrap()
+            .to_device(Device::Cpu)
+            .unwrap();
+        let want = a
+            .binary(&row.to_device(Device::Cpu).unwrap(), BinOp::Add)
+            .unwrap();
+        assert!(
+            sum.bit_equal(&want).unwrap(),
+            "broadcast add agrees bit for bit"
+        );
         let e = ta.binary(&tb, BinOp::Add).unwrap_err().to_string();
-        assert!(e.contains("cannot be broadcast"), "shape errors are ours, before libtorch: {e}");
+        assert!(
+            e.contains("cannot be broadcast"),
+            "shape errors are ours, before libtorch: {e}"
+        );
     }
 }
