@@ -26,16 +26,11 @@ fn stderr(o: &Output) -> String {
 }
 
 fn data_dir() -> Option<PathBuf> {
-    let d = std::env::var_os("EMOSCOPE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+    let d = emoscope_sdk::io::ratings::data_dir();
     if d.join("cowen_keltner_2017_ratings.csv").exists() {
         Some(d)
     } else {
-        eprintln!(
-            "SKIPPED: real data not found at {} (set EMOSCOPE_DATA)",
-            d.display()
-        );
+        eprintln!("SKIPPED: real data not found at {} (set EMOSCOPE_DATA)", d.display());
         None
     }
 }
