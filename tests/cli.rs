@@ -30,7 +30,10 @@ fn data_dir() -> Option<PathBuf> {
     if d.join("cowen_keltner_2017_ratings.csv").exists() {
         Some(d)
     } else {
-        eprintln!("SKIPPED: real data not found at {} (set EMOSCOPE_DATA)", d.display());
+        eprintln!(
+            "SKIPPED: real data not found at {} (set EMOSCOPE_DATA)",
+            d.display()
+        );
         None
     }
 }

@@ -42,6 +42,7 @@ impl Registry {
         );
         r.add(Arc::new(crate::script::io::IoNs), Origin::Host);
         r.add(Arc::new(emoscope_rsa::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_synth::plugin()), Origin::Builtin);
         r
     }
 
