@@ -5,6 +5,7 @@
 //! under the final name.
 pub mod captions;
 pub mod json;
+pub mod nifti;
 pub mod npy;
 pub mod ratings;
 pub mod table;
@@ -103,8 +104,9 @@ pub fn load(path: &Path) -> Result<Value> {
         "tsv" => table::read(path, b'\t', true),
         "json" => json::read_json(path),
         "jsonl" => json::read_jsonl(path).map(Value::List),
+        "nii" | "nii.gz" => nifti::read_nifti(path).map(|v| v.to_value()),
         other => bail!(
-            "{}: cannot load files with extension '.{other}': expected .npy, .npz, .csv, .tsv, .json or .jsonl",
+            "{}: cannot load files with extension '.{other}': expected .npy, .npz, .csv, .tsv, .json, .jsonl, .nii or .nii.gz",
             path.display()
         ),
     }
@@ -126,8 +128,9 @@ pub fn save(value: &Value, path: &Path) -> Result<()> {
         "tsv" => table::write(value, path, b'\t'),
         "json" => json::write_json(value, path),
         "jsonl" => json::write_jsonl(value, path),
+        "nii" | "nii.gz" => nifti::save_value(value, path),
         other => bail!(
-            "cannot save {}: unknown extension '.{other}': expected .npy, .npz, .csv, .tsv, .json or .jsonl",
+            "cannot save {}: unknown extension '.{other}': expected .npy, .npz, .csv, .tsv, .json, .jsonl, .nii or .nii.gz",
             path.display()
         ),
     }
