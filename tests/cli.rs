@@ -55,6 +55,15 @@ fn demo_runs_and_writes_outputs_and_provenance() {
         serde_json::from_str(&std::fs::read_to_string(out.join("rsa_compare.json")).unwrap())
             .unwrap();
     assert!(cmp["related"]["p"].as_f64().unwrap() < 0.05);
+    let syn: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("synthetic_rsa.json")).unwrap())
+            .unwrap();
+    assert!(
+        syn["rois"]["STS"]["full"]["r"].as_f64().unwrap()
+            > syn["rois"]["STS"]["compressed"]["r"].as_f64().unwrap()
+    );
+    assert_eq!(syn["truth_model_ranking"][0], "MLLM");
+    assert!(out.join("world/sub-01/bold.nii.gz").exists() && out.join("world/sub-02.npz").exists());
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["status"], "ok");

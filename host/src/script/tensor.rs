@@ -337,6 +337,10 @@ fn specs() -> Vec<FnSpec> {
             .param("t", Ty::Tensor, "input")
             .param("device", Ty::Str, "target device")
             .returns("tensor on that device"),
+        FnSpec::new("nonzero", "Indices of the non-zero entries of a 1-D tensor (for example ROI flags), ascending.")
+            .param("t", Ty::Tensor, "1-D tensor")
+            .returns("1-D i64 tensor")
+            .example("let sts = s.data.cols(tensor::nonzero(s.rois.STS));"),
         FnSpec::new("equal", "Whether two tensors have the same shape, dtype and bits (NaN equals NaN).")
             .param("a", Ty::Tensor, "first")
             .param("b", Ty::Tensor, "second")
@@ -516,6 +520,17 @@ impl Plugin for TensorNs {
             "to_device" => {
                 let d: Device = args[1].as_str().unwrap_or_default().parse()?;
                 t(tensor(0, "t")?.to_device(d)?)
+            }
+            "nonzero" => {
+                let v = tensor(0, "t")?.vector::<f64>("t")?;
+                let idx: Vec<i64> = v
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| **x != 0.0)
+                    .map(|(i, _)| i as i64)
+                    .collect();
+                let n = idx.len();
+                t(Tensor::from_vec(idx, &[n])?)
             }
             "equal" => Ok(Value::Bool(tensor(0, "a")?.bit_equal(&tensor(1, "b")?)?)),
             "to_list" => to_list(&tensor(0, "t")?),

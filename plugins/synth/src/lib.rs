@@ -2,10 +2,13 @@
 //! tests and benchmarks run on when no real data is at hand, generated from a planted latent
 //! affect space so that every later step can show that it recovers what was planted.
 //!
-//! Built so far: the latent space (`synth::latent`), human ratings in the real CSV's shapes and
-//! scales calibrated to the real file (`synth::ratings`), and simulated judges of controlled
-//! fidelity (`synth::agents`, `synth::choose`). Still to come: fMRI subjects and `synth::world`.
+//! `synth::world` puts it together: the latent space (`synth::latent`), human ratings in the
+//! real CSV's shapes and scales calibrated to the real file (`synth::ratings`), simulated
+//! judges of controlled fidelity (`synth::agents`, `synth::choose`), fMRI subjects (`fmri`),
+//! and the ground truth; `synth::write` saves it as NIfTI and npz.
 mod calibration;
+pub mod fmri;
+mod world;
 
 pub use calibration::*;
 use emoscope_sdk::io::ratings::{CATEGORY_NAMES, DIMENSION_NAMES};
@@ -332,7 +335,7 @@ fn default_temperature() -> f64 {
     0.1
 }
 
-fn ints(v: &[usize]) -> Tensor {
+pub(crate) fn ints(v: &[usize]) -> Tensor {
     Tensor::from_array(Array1::from(
         v.iter().map(|&x| x as i64).collect::<Vec<_>>(),
     ))
@@ -345,6 +348,23 @@ impl Plugin for Synth {
             version: env!("CARGO_PKG_VERSION").into(),
             description: "A synthetic study with known ground truth: latent affect space, ratings, simulated judges".into(),
             functions: vec![
+                FnSpec::new("world", "A complete synthetic study with known ground truth: latent space, ratings, model judges' feature spaces, fMRI subjects and the truth to check recovery against.")
+                    .opt("stimuli", Ty::Int, "300", "number of stimuli (the study: 2180)")
+                    .opt("latent_dims", Ty::Int, "30", "number of latent components")
+                    .opt("subjects", Ty::Int, "5", "number of fMRI subjects")
+                    .opt("grid", Ty::List, "[20, 24, 20]", "voxel grid (3 mm voxels); [40, 48, 40] gives ~40k brain voxels")
+                    .opt("blend", Ty::Float, "0.3", "fraction of stimuli with a second latent component")
+                    .opt("groups", Ty::Int, "8", "components of the compressed (language-model) view")
+                    .opt("snr", Ty::Float, "1.0", "scales every ROI's signal amplitude")
+                    .opt("seed", Ty::Int, "run seed", "ChaCha8 seed: the same seed gives bit-identical data")
+                    .returns("#{stimuli, latent: #{X, names, dominant}, ratings (as io::ratings), agents: #{vlm, llm}, subjects: [#{name, data (stimuli × voxels f32), coords (voxels × 3), rois: #{name: u8 flags}, roi_names, roi_index, signal, grid, affine, mask}], truth: #{X, signal_rois, no_signal_rois, reliability, model_r2, model_ranking}}")
+                    .section("The whole study at demo or full scale (ground truth)")
+                    .example("let w = synth::world(#{stimuli: 300, subjects: 2, seed: 1});"),
+                FnSpec::new("write", "Write a world to a directory: per subject sub-NN/bold.nii.gz (4-D stimulus series), mask.nii.gz, rois.nii.gz (labels) with rois.tsv, and sub-NN.npz (BData-like matrix, coordinates, ROI flags); world.npz holds latent space, ratings and model features.")
+                    .param("world", Ty::Map, "what synth::world returned")
+                    .param("dir", Ty::Str, "output directory")
+                    .opt("nifti", Ty::Bool, "true", "write the NIfTI volumes")
+                    .returns("list of the files written"),
                 FnSpec::new("latent", "The planted latent affect space: sparse, non-negative stimuli × components; one dominant component per stimulus (drawn with the real categories' base rates), graded blends for some.")
                     .opt("stimuli", Ty::Int, "300", "number of stimuli (the study: 2180)")
                     .opt("latent_dims", Ty::Int, "30", "number of latent components")
@@ -379,6 +399,8 @@ impl Plugin for Synth {
 
     fn call(&self, f: &str, args: &[Value], opts: &Map, ctx: &Ctx) -> Result<Value> {
         match f {
+            "world" => world::world(opts, ctx),
+            "write" => world::write(&args[0], &args[1], opts, ctx),
             "latent" => {
                 let o: LatentOpt = options::parse(opts)?;
                 ensure!(
