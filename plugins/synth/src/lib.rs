@@ -121,6 +121,46 @@ pub struct Ratings {
     pub dimension_raters: Vec<usize>,
 }
 
+impl Latent {
+    pub fn to_value(&self) -> Value {
+        vmap! {
+            "X" => Tensor::from_array(self.x.clone()),
+            "names" => latent_names(self.x.ncols()).into_iter().map(Value::Str).collect::<Vec<_>>(),
+            "dominant" => ints(&self.dominant),
+        }
+    }
+}
+
+/// Synthetic stimulus names, `synth_0001.mp4` on.
+pub fn stimulus_names(n: usize) -> Value {
+    Value::List(
+        (1..=n)
+            .map(|i| Value::Str(format!("synth_{i:04}.mp4")))
+            .collect(),
+    )
+}
+
+impl Ratings {
+    /// The map `io::ratings` returns, plus the noise-free fractions and rater counts.
+    pub fn to_value(&self) -> Value {
+        let names = |v: &[&str]| {
+            v.iter()
+                .map(|s| Value::Str(s.to_string()))
+                .collect::<Vec<_>>()
+        };
+        vmap! {
+            "stimuli" => stimulus_names(self.categories.nrows()),
+            "categories" => Tensor::from_array(self.categories.clone()),
+            "dimensions" => Tensor::from_array(self.dimensions.clone()),
+            "expected" => Tensor::from_array(self.expected.clone()),
+            "category_names" => names(&CATEGORY_NAMES),
+            "dimension_names" => names(&DIMENSION_NAMES),
+            "category_raters" => ints(&self.category_raters),
+            "dimension_raters" => ints(&self.dimension_raters),
+        }
+    }
+}
+
 pub fn ratings(x: ArrayView2<f64>, raters: (usize, usize), seed: u64) -> Result<Ratings> {
     let (n, k) = x.dim();
     ensure!(
@@ -412,41 +452,23 @@ impl Plugin for Synth {
                     "blend must be in [0, 1], got {}",
                     o.blend
                 );
-                let l = latent(
+                Ok(latent(
                     o.stimuli,
                     o.latent_dims,
                     o.blend,
                     o.seed.unwrap_or(ctx.seed),
-                );
-                Ok(vmap! {
-                    "X" => Tensor::from_array(l.x),
-                    "names" => latent_names(o.latent_dims).into_iter().map(Value::Str).collect::<Vec<_>>(),
-                    "dominant" => ints(&l.dominant),
-                })
+                )
+                .to_value())
             }
             "ratings" => {
                 let o: RatingsOpt = options::parse(opts)?;
                 let x = args[0].to_tensor("X")?.matrix::<f64>("X")?;
-                let r = ratings(
+                Ok(ratings(
                     x.view(),
                     (o.raters_min, o.raters_max),
                     o.seed.unwrap_or(ctx.seed),
-                )?;
-                let names = |v: &[&str]| {
-                    v.iter()
-                        .map(|s| Value::Str(s.to_string()))
-                        .collect::<Vec<_>>()
-                };
-                Ok(vmap! {
-                    "stimuli" => (1..=x.nrows()).map(|i| Value::Str(format!("synth_{i:04}.mp4"))).collect::<Vec<_>>(),
-                    "categories" => Tensor::from_array(r.categories),
-                    "dimensions" => Tensor::from_array(r.dimensions),
-                    "expected" => Tensor::from_array(r.expected),
-                    "category_names" => names(&CATEGORY_NAMES),
-                    "dimension_names" => names(&DIMENSION_NAMES),
-                    "category_raters" => ints(&r.category_raters),
-                    "dimension_raters" => ints(&r.dimension_raters),
-                })
+                )?
+                .to_value())
             }
             "agents" => {
                 let o: AgentsOpt = options::parse(opts)?;

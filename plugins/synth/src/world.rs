@@ -1,7 +1,6 @@
 //! `synth::world` and `synth::write`: the whole synthetic study as one Value, and on disk.
 use crate::fmri::{self, ROIS};
-use crate::{compressed, latent, latent_names, ratings};
-use emoscope_sdk::io::ratings::{CATEGORY_NAMES, DIMENSION_NAMES};
+use crate::{compressed, latent, ratings};
 use emoscope_sdk::{bail, ensure, options, vmap};
 use emoscope_sdk::{Ctx, Map, Result, Tensor, Value};
 use ndarray::{Array1, ArrayView2, Axis};
@@ -153,26 +152,11 @@ pub fn world(opts: &Map, ctx: &Ctx) -> Result<Value> {
         .filter(|r| r.signal == 0.0)
         .map(|r| r.name.to_string())
         .collect();
-    let names = |v: &[&str]| strings(v.iter().map(|s| s.to_string()));
-    let stimuli = strings((1..=o.stimuli).map(|i| format!("synth_{i:04}.mp4")));
     Ok(vmap! {
-        "stimuli" => stimuli.clone(),
+        "stimuli" => crate::stimulus_names(o.stimuli),
         "seed" => seed as i64,
-        "latent" => vmap! {
-            "X" => Tensor::from_array(l.x.clone()),
-            "names" => strings(latent_names(o.latent_dims)),
-            "dominant" => crate::ints(&l.dominant),
-        },
-        "ratings" => vmap! {
-            "stimuli" => stimuli,
-            "categories" => Tensor::from_array(r.categories.clone()),
-            "dimensions" => Tensor::from_array(r.dimensions.clone()),
-            "expected" => Tensor::from_array(r.expected.clone()),
-            "category_names" => names(&CATEGORY_NAMES),
-            "dimension_names" => names(&DIMENSION_NAMES),
-            "category_raters" => crate::ints(&r.category_raters),
-            "dimension_raters" => crate::ints(&r.dimension_raters),
-        },
+        "latent" => l.to_value(),
+        "ratings" => r.to_value(),
         "agents" => vmap! {
             "vlm" => Tensor::from_array(l.x.clone()),
             "llm" => Tensor::from_array(llm),
