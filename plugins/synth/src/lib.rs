@@ -205,7 +205,8 @@ pub fn ratings(x: ArrayView2<f64>, raters: (usize, usize), seed: u64) -> Result<
         for d in 0..14 {
             let mut mu = DIMENSION_FROM_CATEGORIES[0][d];
             for c in 0..34 {
-                mu += expected[[i, c]] * DIMENSION_FROM_CATEGORIES[1 + c][d];
+                // The map was fitted on observed fractions, so it is applied to observed ones.
+                mu += categories[[i, c]] * DIMENSION_FROM_CATEGORIES[1 + c][d];
             }
             // Half the real residual variance is stimulus-specific, half rater noise.
             let resid = DIMENSION_RESIDUAL_SD[d];
