@@ -387,7 +387,7 @@ impl Plugin for Synth {
         PluginInfo {
             name: "synth".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "A synthetic study with known ground truth: latent affect space, ratings, simulated judges".into(),
+            description: "A synthetic study with known ground truth: latent affect space, ratings, simulated judges, fMRI subjects".into(),
             functions: vec![
                 FnSpec::new("world", "A complete synthetic study with known ground truth: latent space, ratings, model judges' feature spaces, fMRI subjects and the truth to check recovery against.")
                     .opt("stimuli", Ty::Int, "300", "number of stimuli (the study: 2180)")
