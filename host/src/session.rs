@@ -251,18 +251,6 @@ impl Session {
             });
     }
 
-    pub fn record_input(&self, path: &Path) {
-        self.services.input_file(path);
-    }
-
-    pub fn record_output(&self, path: &Path) {
-        self.services.output_file(path);
-    }
-
-    pub fn calls(&self) -> Vec<CallRecord> {
-        self.services.provenance.lock().unwrap().calls.clone()
-    }
-
     /// Write `OUT/run.json`: versions, script and hash, `--set` values, seed, device, threads,
     /// inputs with hashes, outputs, and the wall time of every plugin call.
     pub fn write_run_json(

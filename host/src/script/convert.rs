@@ -58,11 +58,6 @@ pub fn from_dynamic(d: &Dynamic) -> Value {
     Value::Str(d.to_string())
 }
 
-/// The script-facing type name of a Dynamic, for error messages.
-pub fn type_name(d: &Dynamic) -> String {
-    from_dynamic(d).type_name().to_string()
-}
-
 /// A short rendering for the REPL and `print` of maps: tensors as their summary line.
 pub fn render(v: &Value) -> String {
     fn go(v: &Value, indent: usize, out: &mut String) {

@@ -224,8 +224,6 @@ fn to_list(t: &Tensor) -> Result<Value> {
 }
 
 fn specs() -> Vec<FnSpec> {
-    let t = |s: &str| s.to_string();
-    let _ = t;
     let dtype_opt = |f: FnSpec, d: &str| f.opt("dtype", Ty::Str, d, "f32, f64, i64, u8 or bool");
     let rand_opts = |f: FnSpec| {
         f.opt(

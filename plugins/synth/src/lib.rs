@@ -14,7 +14,7 @@ pub use calibration::*;
 use emoscope_sdk::io::ratings::{CATEGORY_NAMES, DIMENSION_NAMES};
 use emoscope_sdk::{bail, ensure, options, vmap};
 use emoscope_sdk::{Ctx, FnSpec, Map, Plugin, PluginInfo, Result, Tensor, Ty, Value};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Binomial, Distribution, StandardNormal};
 use rayon::prelude::*;
@@ -495,12 +495,6 @@ impl Plugin for Synth {
             other => bail!("synth has no function '{other}'"),
         }
     }
-}
-
-/// Mean over columns of a matrix (used by tests and the calibration report).
-pub fn column_means(a: ArrayView2<f64>) -> Array1<f64> {
-    a.mean_axis(Axis(0))
-        .unwrap_or_else(|| Array1::zeros(a.ncols()))
 }
 
 #[cfg(test)]

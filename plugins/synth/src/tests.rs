@@ -1,4 +1,5 @@
 use super::*;
+use ndarray::Axis;
 
 fn near_int(x: f64) -> bool {
     (x - x.round()).abs() < 1e-9
@@ -100,7 +101,7 @@ fn ratings_follow_the_planted_structure_and_real_base_rates() {
         "dominant category recovered for {hits} of stimuli"
     );
     // Per-category base rates track the real ones (independently recomputed means).
-    let means = column_means(r.categories.view());
+    let means = r.categories.mean_axis(Axis(0)).unwrap();
     let real: Vec<f64> = CATEGORY_BASE_RATES.to_vec();
     let r_means = emoscope_sdk::stats::pearson(&means.to_vec(), &real);
     assert!(r_means > 0.9, "base-rate profile correlation {r_means}");

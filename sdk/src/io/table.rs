@@ -118,6 +118,21 @@ pub fn read(path: &Path, delimiter: u8, header: bool) -> Result<Value> {
     Ok(Value::Map(m))
 }
 
+/// The cells of a column tensor: integers without a decimal point, floats in full precision.
+fn tensor_cells(t: &Tensor) -> Result<Vec<String>> {
+    let int = !t.dtype().is_float();
+    Ok(t.to_vec_f64()?
+        .into_iter()
+        .map(|x| {
+            if int {
+                (x as i64).to_string()
+            } else {
+                x.to_string()
+            }
+        })
+        .collect())
+}
+
 fn cell(v: &Value) -> String {
     match v {
         Value::Str(s) => s.clone(),
@@ -143,21 +158,12 @@ pub fn write(value: &Value, path: &Path, delimiter: u8) -> Result<()> {
                     path.display()
                 ),
             };
-            let a = m.to_f64()?;
-            let int = !t.dtype().is_float();
-            let s = m.shape();
-            let fmt = |x: f64| {
-                if int {
-                    (x as i64).to_string()
-                } else {
-                    x.to_string()
-                }
-            };
+            let n = m.shape()[1];
             (
-                (0..s[1]).map(|j| format!("c{j}")).collect(),
-                (0..s[1])
-                    .map(|j| (0..s[0]).map(|i| fmt(a[[i, j]])).collect())
-                    .collect(),
+                (0..n).map(|j| format!("c{j}")).collect(),
+                (0..n)
+                    .map(|j| tensor_cells(&m.index_axis(1, j as isize)?))
+                    .collect::<Result<_>>()?,
             )
         }
         Value::Map(m) => {
@@ -174,19 +180,7 @@ pub fn write(value: &Value, path: &Path, delimiter: u8) -> Result<()> {
                     ))
                 })?;
                 cols.push(match col {
-                    Value::Tensor(t) => {
-                        let int = !t.dtype().is_float();
-                        t.to_vec_f64()?
-                            .into_iter()
-                            .map(|x| {
-                                if int {
-                                    (x as i64).to_string()
-                                } else {
-                                    x.to_string()
-                                }
-                            })
-                            .collect()
-                    }
+                    Value::Tensor(t) => tensor_cells(t)?,
                     Value::List(l) => l.iter().map(cell).collect(),
                     other => bail!(
                         "saving {}: column '{n}' must be a tensor or a list, got {}",
