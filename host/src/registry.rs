@@ -43,6 +43,8 @@ impl Registry {
         r.add(Arc::new(crate::script::io::IoNs), Origin::Host);
         r.add(Arc::new(emoscope_rsa::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_synth::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_triplets::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_judge::plugin()), Origin::Builtin);
         r
     }
 

@@ -14,6 +14,7 @@ pub mod options;
 pub mod plugin;
 pub mod stats;
 pub mod tensor;
+pub mod triplets;
 pub mod value;
 
 pub use ctx::{CancelToken, Ctx, Level, Progress};

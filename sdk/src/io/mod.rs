@@ -9,6 +9,7 @@ pub mod nifti;
 pub mod npy;
 pub mod ratings;
 pub mod table;
+pub mod triplets;
 
 use crate::bail;
 use crate::error::{Error, Result, ResultExt};

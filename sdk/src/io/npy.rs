@@ -1,4 +1,4 @@
-//! numpy `.npy` and `.npz` (f32, f64, i64, i32 read as i64, u8, bool).
+//! numpy `.npy` and `.npz` (f32, f64, i64, u8, bool; other integer types read as i64).
 //!
 //! The data itself goes through ndarray-npy; we read the header first so that one call can
 //! return whichever dtype the file holds, and so that a truncated file is reported with how
@@ -77,11 +77,12 @@ fn parse_header(b: &[u8]) -> Result<Header> {
 fn item_size(descr: &str) -> Result<usize> {
     let code = descr.trim_start_matches(['<', '>', '|', '=']);
     Ok(match code {
-        "f4" | "i4" => 4,
-        "f8" | "i8" => 8,
-        "u1" | "b1" => 1,
+        "f4" | "i4" | "u4" => 4,
+        "f8" | "i8" | "u8" => 8,
+        "i2" | "u2" => 2,
+        "u1" | "i1" | "b1" => 1,
         other => bail!(
-            "unsupported dtype '{other}': expected float32, float64, int32, int64, uint8 or bool"
+            "unsupported dtype '{other}': expected a float (f4, f8), an integer (i1..i8, u1..u8) or bool"
         ),
     })
 }
@@ -108,6 +109,19 @@ pub fn npy_from_bytes(bytes: &[u8], name: &str) -> Result<Tensor> {
         "i8" => Tensor::from_array(ArrayD::<i64>::read_npy(c).map_err(bad)?),
         "i4" => Tensor::from_array(ArrayD::<i32>::read_npy(c).map_err(bad)?.mapv(i64::from)),
         "u1" => Tensor::from_array(ArrayD::<u8>::read_npy(c).map_err(bad)?),
+        // Integer types the Tensor has no dtype for widen to i64 (compact triplet files are u2).
+        "i1" => Tensor::from_array(ArrayD::<i8>::read_npy(c).map_err(bad)?.mapv(i64::from)),
+        "i2" => Tensor::from_array(ArrayD::<i16>::read_npy(c).map_err(bad)?.mapv(i64::from)),
+        "u2" => Tensor::from_array(ArrayD::<u16>::read_npy(c).map_err(bad)?.mapv(i64::from)),
+        "u4" => Tensor::from_array(ArrayD::<u32>::read_npy(c).map_err(bad)?.mapv(i64::from)),
+        "u8" => {
+            let a = ArrayD::<u64>::read_npy(c).map_err(bad)?;
+            ensure!(
+                a.iter().all(|&v| v <= i64::MAX as u64),
+                "{name}: uint64 values above the int64 range"
+            );
+            Tensor::from_array(a.mapv(|v| v as i64))
+        }
         _ => Tensor::from_array(ArrayD::<bool>::read_npy(c).map_err(bad)?),
     })
 }
