@@ -254,6 +254,39 @@ fn split_half(
     }
 }
 
+/// One bootstrap replicate. Each set is split into halves first and each half resampled with
+/// replacement on its own: resampling the whole set and then splitting would put copies of one
+/// trial into both halves and inflate the reliability.
+fn boot_replicate(
+    sets: [&[Triplet]; 2],
+    items: &[u32],
+    rng: &mut Rng,
+    sb: bool,
+) -> Result<Estimate> {
+    let mut full = [PairCounts::new(items)?, PairCounts::new(items)?];
+    let mut halves = [PairCounts::new(items)?, PairCounts::new(items)?];
+    let mut rel = [0.0; 2];
+    for (k, s) in sets.iter().enumerate() {
+        let mask = half_mask(s.len(), rng);
+        let parts: [Vec<usize>; 2] = [
+            (0..s.len()).filter(|&i| !mask[i]).collect(),
+            (0..s.len()).filter(|&i| mask[i]).collect(),
+        ];
+        halves.iter_mut().for_each(PairCounts::clear);
+        for (h, part) in parts.iter().enumerate() {
+            for _ in 0..part.len() {
+                let t = &s[part[rng.random_range(0..part.len())]];
+                halves[h].add(t);
+                full[k].add(t);
+            }
+        }
+        let r = pearson_finite(&halves[0].upper(), &halves[1].upper());
+        rel[k] = if sb { 2.0 * r / (1.0 + r) } else { r };
+    }
+    let r = pearson_finite(&full[0].upper(), &full[1].upper());
+    Ok(Estimate { r, rel })
+}
+
 /// Eq. 4: r(RSM_a, RSM_b) / sqrt(reliability_a × reliability_b).
 pub fn corrected(r: f64, rel_a: f64, rel_b: f64) -> f64 {
     if rel_a > 0.0 && rel_b > 0.0 {
@@ -345,13 +378,7 @@ pub fn consistency(
             ctx.check()?;
             let mut rng = Rng::seed_from_u64(o.seed ^ 0x9e37_79b9_7f4a_7c15);
             rng.set_stream(i as u64);
-            let ra: Vec<Triplet> = (0..a.len())
-                .map(|_| a[rng.random_range(0..a.len())])
-                .collect();
-            let rb: Vec<Triplet> = (0..b.len())
-                .map(|_| b[rng.random_range(0..b.len())])
-                .collect();
-            let be = estimate([&ra, &rb], items, 1, o.seed, i as u64 + 1, o.spearman_brown)?;
+            let be = boot_replicate([a, b], items, &mut rng, o.spearman_brown)?;
             bar.inc(1);
             Ok(corrected(be.r, be.rel[0], be.rel[1]))
         })
