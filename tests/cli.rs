@@ -51,6 +51,12 @@ fn demo_runs_and_writes_outputs_and_provenance() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("related model"), "{stdout}");
     assert!(out.join("rsm_brain.npy").exists());
+    let judged = std::fs::read_to_string(out.join("human_category.txt")).unwrap();
+    assert_eq!(
+        judged.lines().count(),
+        300 * 299 / 2 * 3,
+        "every pair × 3 judged"
+    );
     let cmp: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("rsa_compare.json")).unwrap())
             .unwrap();
