@@ -45,6 +45,7 @@ impl Registry {
         r.add(Arc::new(emoscope_synth::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_triplets::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_judge::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_spose::plugin()), Origin::Builtin);
         r
     }
 

@@ -1,6 +1,59 @@
-//! Basic statistics the steps share: correlations with tie-aware ranks.
+//! Basic statistics the steps share: correlations with tie-aware ranks, and least-squares lines
+//! with scipy's `linregress` p-value (Student's t from `statrs`).
 //!
 //! Later steps add t-tests, FDR and permutation helpers here.
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// A least-squares line `y = intercept + slope · x`, as `scipy.stats.linregress` reports it.
+#[derive(Clone, Copy, Debug)]
+pub struct Line {
+    pub slope: f64,
+    pub intercept: f64,
+    pub r: f64,
+    /// Two-sided p-value of the slope against 0 (t with n − 2 degrees of freedom).
+    pub p: f64,
+    pub stderr: f64,
+}
+
+/// Least squares of y on x; NaN p and stderr with fewer than 3 points.
+pub fn linregress(x: &[f64], y: &[f64]) -> Line {
+    assert_eq!(x.len(), y.len(), "linregress: inputs of different length");
+    let n = x.len() as f64;
+    let mx = x.iter().sum::<f64>() / n;
+    let my = y.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    let slope = sxy / sxx;
+    let r = if syy == 0.0 {
+        0.0
+    } else {
+        (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0)
+    };
+    let df = n - 2.0;
+    let (p, stderr) = if df < 1.0 {
+        (f64::NAN, f64::NAN)
+    } else if r.abs() == 1.0 {
+        (0.0, 0.0)
+    } else {
+        let t = r * (df / ((1.0 - r) * (1.0 + r))).sqrt();
+        let dist = StudentsT::new(0.0, 1.0, df).expect("df > 0");
+        (
+            2.0 * dist.sf(t.abs()),
+            (((1.0 - r * r) * syy / sxx) / df).sqrt(),
+        )
+    };
+    Line {
+        slope,
+        intercept: my - slope * mx,
+        r,
+        p,
+        stderr,
+    }
+}
 
 /// Ranks starting at 1, ties sharing the average of the ranks they span (as scipy's
 /// `rankdata(method="average")`). NaN ranks last.
@@ -53,6 +106,26 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn linregress_matches_scipy() {
+        // By hand: sxx = 10, sxy = 9.7, syy = 9.5.
+        let l = linregress(&[0.0, 1.0, 2.0, 3.0, 4.0], &[1.0, 2.1, 2.9, 4.2, 4.8]);
+        assert!((l.slope - 0.97).abs() < 1e-12 && (l.intercept - 1.06).abs() < 1e-12);
+        let r = 9.7 / 95f64.sqrt();
+        assert!((l.r - r).abs() < 1e-12, "{}", l.r);
+        // Student's t with 3 df has a closed-form CDF: 1/2 + (t/(√3(1 + t²/3)) + atan(t/√3))/π.
+        let t = r * (3.0 / (1.0 - r * r)).sqrt();
+        let cdf = 0.5
+            + (t / (3f64.sqrt() * (1.0 + t * t / 3.0)) + (t / 3f64.sqrt()).atan())
+                / std::f64::consts::PI;
+        assert!(
+            (l.p - 2.0 * (1.0 - cdf)).abs() < 1e-10,
+            "{} vs {}",
+            l.p,
+            2.0 * (1.0 - cdf)
+        );
+    }
 
     #[test]
     fn ranks_average_ties_like_scipy() {

@@ -5,10 +5,12 @@
 //! `DType` and `Device`, and reads CPU data through `to_f32`/`to_f64`/`to_i64`, which cost nothing
 //! when the data already has that dtype on the CPU.
 mod display;
+mod kernels;
 mod ops;
 #[cfg(feature = "torch")]
 mod torch;
 
+pub use kernels::Unary;
 pub use ops::{broadcast_shape, BinOp, Reduce};
 
 use crate::error::{Error, Result};

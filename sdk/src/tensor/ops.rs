@@ -206,6 +206,13 @@ impl Tensor {
         scalar_left: bool,
     ) -> Result<Tensor> {
         let dt = self.dtype();
+        // A float tensor on libtorch takes the scalar directly: no 0-d tensor copied to the device.
+        #[cfg(feature = "torch")]
+        if let (Some(t), true) = (self.torch(), dt.is_float()) {
+            if let Some(r) = super::torch::binary_scalar(t, s, op, scalar_left) {
+                return r;
+            }
+        }
         let scalar = if dt.is_float() {
             Tensor::full(&[], s, dt)
         } else if s_is_int {

@@ -132,6 +132,25 @@ pub(super) fn binary(a: &Tensor, b: &Tensor, op: BinOp) -> Result<Tensor> {
     Ok(Tensor::from_torch(r))
 }
 
+/// `t op s` (or `s op t`) for a float tensor; None where there is no scalar kernel (powers).
+pub(super) fn binary_scalar(
+    t: &TchTensor,
+    s: f64,
+    op: BinOp,
+    scalar_left: bool,
+) -> Option<Result<Tensor>> {
+    let r = match (op, scalar_left) {
+        (BinOp::Add, _) => t.f_add_scalar(s),
+        (BinOp::Mul, _) => t.f_mul_scalar(s),
+        (BinOp::Sub, false) => t.f_sub_scalar(s),
+        (BinOp::Sub, true) => t.f_neg().and_then(|n| n.f_add_scalar(s)),
+        (BinOp::Div, false) => t.f_div_scalar(s),
+        (BinOp::Div, true) => t.f_reciprocal().and_then(|r| r.f_mul_scalar(s)),
+        (BinOp::Pow, _) => return None,
+    };
+    Some(r.map(Tensor::from_torch).map_err(err))
+}
+
 pub(super) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dt = promote(a.dtype(), b.dtype(), BinOp::Mul);
     let dt = if dt == DType::I64 { DType::F64 } else { dt };

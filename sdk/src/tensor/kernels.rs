@@ -1,0 +1,302 @@
+//! The device kernels an optimiser written against `Tensor` needs (gathering and scattering rows,
+//! element-wise functions, row sums), each with a libtorch path that stays on the tensor's device
+//! and a CPU path. Steps that train on a GPU (SPoSE's torch engine) are written once against
+//! these, so only this module knows how they run on libtorch.
+use super::{with_cpu, CpuData, DType, Tensor};
+use crate::error::Result;
+use crate::{bail, ensure};
+use ndarray::{ArrayD, Axis, IxDyn};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unary {
+    Exp,
+    Ln,
+    Sqrt,
+    Abs,
+    /// −1, 0 or 1 (sign(0) = 0, as torch's).
+    Sign,
+    /// max(x, 0).
+    Relu,
+}
+
+impl Unary {
+    fn apply(self, x: f64) -> f64 {
+        match self {
+            Unary::Exp => x.exp(),
+            Unary::Ln => x.ln(),
+            Unary::Sqrt => x.sqrt(),
+            Unary::Abs => x.abs(),
+            Unary::Sign => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
+            Unary::Relu => x.max(0.0),
+        }
+    }
+}
+
+fn index_vec(idx: &Tensor, len: usize) -> Result<Vec<usize>> {
+    ensure!(
+        idx.ndim() == 1,
+        "an index must be 1-D, got shape {:?}",
+        idx.shape()
+    );
+    idx.to_i64()?
+        .iter()
+        .map(|&i| {
+            ensure!(
+                i >= 0 && (i as usize) < len,
+                "index {i} is out of range for {len} rows"
+            );
+            Ok(i as usize)
+        })
+        .collect()
+}
+
+impl Tensor {
+    /// An element-wise function; float tensors keep their width, integers become f64.
+    pub fn unary(&self, op: Unary) -> Result<Tensor> {
+        #[cfg(feature = "torch")]
+        if let Some(t) = self.torch() {
+            let t = if self.dtype().is_float() {
+                t.shallow_clone()
+            } else {
+                t.to_kind(tch::Kind::Double)
+            };
+            let r = match op {
+                Unary::Exp => t.f_exp(),
+                Unary::Ln => t.f_log(),
+                Unary::Sqrt => t.f_sqrt(),
+                Unary::Abs => t.f_abs(),
+                Unary::Sign => t.f_sign(),
+                Unary::Relu => t.f_relu(),
+            }
+            .map_err(|e| crate::Error::msg(e.to_string()))?;
+            return Ok(Tensor::from_torch(r));
+        }
+        Ok(match self.cpu_data()? {
+            CpuData::F32(a) => Tensor::from_array(a.mapv(|x| op.apply(x as f64) as f32)),
+            other => Tensor::from_array(f64::cast_from_data(&other).mapv(|x| op.apply(x))),
+        })
+    }
+
+    /// Rows picked by a 1-D integer index tensor (repeats allowed), on the tensor's device.
+    pub fn index_select0(&self, idx: &Tensor) -> Result<Tensor> {
+        ensure!(
+            self.ndim() >= 1,
+            "cannot select rows of a 0-dimensional tensor"
+        );
+        #[cfg(feature = "torch")]
+        if let Some(t) = self.torch() {
+            let i = idx.to_device(self.device())?;
+            let i = i
+                .torch()
+                .expect("on a torch device")
+                .to_kind(tch::Kind::Int64);
+            let r = t
+                .f_index_select(0, &i)
+                .map_err(|e| crate::Error::msg(e.to_string()))?;
+            return Ok(Tensor::from_torch(r));
+        }
+        let ix = index_vec(idx, self.shape()[0])?;
+        let d = self.cpu_data()?;
+        Ok(with_cpu!(d, a => Tensor::from_array(a.select(Axis(0), &ix))))
+    }
+
+    /// `self` with `src`'s rows added at the rows `idx` names (repeats accumulate).
+    pub fn index_add0(&self, idx: &Tensor, src: &Tensor) -> Result<Tensor> {
+        ensure!(
+            self.ndim() >= 1
+                && src.ndim() == self.ndim()
+                && src.shape()[1..] == self.shape()[1..]
+                && src.shape()[0] == idx.numel(),
+            "index_add: {} source rows of shape {:?} cannot be added into a tensor of shape {:?}",
+            idx.numel(),
+            src.shape(),
+            self.shape()
+        );
+        #[cfg(feature = "torch")]
+        if let Some(t) = self.torch() {
+            let i = idx.to_device(self.device())?;
+            let i = i
+                .torch()
+                .expect("on a torch device")
+                .to_kind(tch::Kind::Int64);
+            let s = src.to_device(self.device())?;
+            let s = s.torch().expect("on a torch device").to_kind(t.kind());
+            let r = t
+                .f_index_add(0, &i, &s)
+                .map_err(|e| crate::Error::msg(e.to_string()))?;
+            return Ok(Tensor::from_torch(r));
+        }
+        let ix = index_vec(idx, self.shape()[0])?;
+        match (self.dtype(), src.astype(self.dtype()).cpu_data()?) {
+            (DType::F32, CpuData::F32(s)) => {
+                let mut out = self.to_array::<f32>()?.to_owned();
+                for (k, &r) in ix.iter().enumerate() {
+                    let mut row = out.index_axis_mut(Axis(0), r);
+                    row += &s.index_axis(Axis(0), k);
+                }
+                Ok(Tensor::from_array(out))
+            }
+            (DType::F64, CpuData::F64(s)) => {
+                let mut out = self.to_array::<f64>()?.to_owned();
+                for (k, &r) in ix.iter().enumerate() {
+                    let mut row = out.index_axis_mut(Axis(0), r);
+                    row += &s.index_axis(Axis(0), k);
+                }
+                Ok(Tensor::from_array(out))
+            }
+            (dt, _) => bail!("index_add needs a float tensor, got {}", dt.name()),
+        }
+    }
+
+    /// Sum over one axis, on the tensor's device (that axis removed).
+    pub fn sum_axis(&self, axis: usize) -> Result<Tensor> {
+        ensure!(
+            axis < self.ndim(),
+            "axis {axis} is out of range for {} dimensions",
+            self.ndim()
+        );
+        #[cfg(feature = "torch")]
+        if let Some(t) = self.torch() {
+            let r = t
+                .f_sum_dim_intlist(&[axis as i64][..], false, t.kind())
+                .map_err(|e| crate::Error::msg(e.to_string()))?;
+            return Ok(Tensor::from_torch(r));
+        }
+        let d = self.cpu_data()?;
+        Ok(match d {
+            CpuData::F32(a) => Tensor::from_array(a.sum_axis(Axis(axis))),
+            other => Tensor::from_array(f64::cast_from_data(&other).sum_axis(Axis(axis))),
+        })
+    }
+
+    /// The same data viewed with another shape, on the tensor's device.
+    pub fn view_as(&self, shape: &[usize]) -> Result<Tensor> {
+        #[cfg(feature = "torch")]
+        if let Some(t) = self.torch() {
+            ensure!(
+                shape.iter().product::<usize>() == self.numel(),
+                "cannot view {:?} as {shape:?}",
+                self.shape()
+            );
+            let s: Vec<i64> = shape.iter().map(|&v| v as i64).collect();
+            return Ok(Tensor::from_torch(t.reshape(s.as_slice())));
+        }
+        self.reshape(shape)
+    }
+
+    /// Rows start..end (a view where the storage allows), on the tensor's device.
+    pub fn narrow0(&self, start: usize, end: usize) -> Result<Tensor> {
+        ensure!(
+            start <= end && end <= self.shape()[0],
+            "rows {start}..{end} of {}",
+            self.shape()[0]
+        );
+        #[cfg(feature = "torch")]
+        if let Some(t) = self.torch() {
+            return Ok(Tensor::from_torch(t.narrow(
+                0,
+                start as i64,
+                (end - start) as i64,
+            )));
+        }
+        self.slice_axis(0, start as isize, end as isize)
+    }
+}
+
+trait CastData {
+    fn cast_from_data(d: &CpuData) -> ArrayD<Self>
+    where
+        Self: Sized;
+}
+
+impl CastData for f64 {
+    fn cast_from_data(d: &CpuData) -> ArrayD<f64> {
+        match d {
+            CpuData::F32(a) => a
+                .mapv(f64::from)
+                .into_dimensionality::<IxDyn>()
+                .expect("dyn"),
+            CpuData::F64(a) => a.to_owned(),
+            CpuData::I64(a) => a.mapv(|v| v as f64),
+            CpuData::U8(a) => a.mapv(f64::from),
+            CpuData::Bool(a) => a.mapv(|v| if v { 1.0 } else { 0.0 }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_on_the_cpu() {
+        let x = Tensor::from_vec(vec![1.0f32, -2.0, 0.0, 4.0, 5.0, -6.0], &[3, 2]).unwrap();
+        assert_eq!(
+            x.unary(Unary::Sign).unwrap().to_vec_f64().unwrap(),
+            vec![1., -1., 0., 1., 1., -1.]
+        );
+        assert_eq!(
+            x.unary(Unary::Relu).unwrap().to_vec_f64().unwrap(),
+            vec![1., 0., 0., 4., 5., 0.]
+        );
+        assert_eq!(x.unary(Unary::Sign).unwrap().dtype(), DType::F32);
+        let idx = Tensor::from_vec(vec![2i64, 0, 2], &[3]).unwrap();
+        let sel = x.index_select0(&idx).unwrap();
+        assert_eq!(sel.to_vec_f64().unwrap(), vec![5., -6., 1., -2., 5., -6.]);
+        let z = Tensor::zeros(&[3, 2], DType::F32);
+        let added = z.index_add0(&idx, &sel).unwrap();
+        assert_eq!(
+            added.to_vec_f64().unwrap(),
+            vec![1., -2., 0., 0., 10., -12.]
+        );
+        assert_eq!(
+            x.sum_axis(1).unwrap().to_vec_f64().unwrap(),
+            vec![-1., 4., -1.]
+        );
+        assert_eq!(x.narrow0(1, 3).unwrap().shape(), vec![2, 2]);
+        assert!(x
+            .index_select0(&Tensor::from_vec(vec![3i64], &[1]).unwrap())
+            .is_err());
+    }
+
+    #[cfg(feature = "torch")]
+    #[test]
+    fn kernels_agree_on_libtorch() {
+        use crate::Device;
+        let x = Tensor::from_vec(vec![1.0f32, -2.0, 0.0, 4.0, 5.0, -6.0], &[3, 2]).unwrap();
+        let t = x.to_device(Device::TorchCpu).unwrap();
+        let idx = Tensor::from_vec(vec![2i64, 0, 2], &[3]).unwrap();
+        for op in [Unary::Sign, Unary::Relu, Unary::Abs] {
+            assert_eq!(
+                t.unary(op).unwrap().to_vec_f64().unwrap(),
+                x.unary(op).unwrap().to_vec_f64().unwrap()
+            );
+        }
+        let sel = t.index_select0(&idx).unwrap();
+        assert!(sel.device().is_torch());
+        let z = Tensor::zeros(&[3, 2], DType::F32)
+            .to_device(Device::TorchCpu)
+            .unwrap();
+        assert_eq!(
+            z.index_add0(&idx, &sel).unwrap().to_vec_f64().unwrap(),
+            vec![1., -2., 0., 0., 10., -12.]
+        );
+        assert_eq!(
+            t.sum_axis(1).unwrap().to_vec_f64().unwrap(),
+            vec![-1., 4., -1.]
+        );
+        assert_eq!(t.view_as(&[6]).unwrap().shape(), vec![6]);
+        assert_eq!(
+            t.narrow0(1, 3).unwrap().to_vec_f64().unwrap(),
+            vec![0., 4., 5., -6.]
+        );
+    }
+}
