@@ -338,3 +338,6 @@ impl Plugin for Spose {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

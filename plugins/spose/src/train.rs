@@ -62,6 +62,7 @@ pub struct Epoch {
     pub seconds: f64,
 }
 
+#[derive(Debug)]
 pub struct Fit {
     pub embedding: Array2<f64>,
     pub full: Array2<f64>,
