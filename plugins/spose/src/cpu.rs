@@ -1,22 +1,28 @@
 //! The CPU engine: f32, items × dims row-major, one mini-batch at a time.
 //!
-//! A step has two parts. The data gradient touches only the ≤ 3·batch rows of the batch's items;
-//! it is computed sequentially into a dense gradient buffer (whose touched rows are zeroed again
-//! afterwards). Adam then updates every weight, because the L1 term gives every weight a gradient
-//! every step and Adam's moments move even weights the batch did not touch: skipping them (as
-//! "lazy Adam" does) would change the method. That dense pass is the cost of a step (2,180 × 90
-//! weights against ~30k flops of data gradient for 100 triplets), so it is written to vectorise
-//! (AVX2 when the CPU has it, chosen at run time) and split over the threads by rows.
+//! Adam updates every weight at every step: the L1 term gives every weight a gradient and Adam's
+//! moments keep moving weights the batch did not touch, so skipping them (as "lazy Adam" does)
+//! would change the method. But between two batches that contain an item, its row's updates
+//! depend on nothing but the row itself (its weights, moments and the L1 term). So each row is
+//! brought up to date only when it is needed, replaying every step it missed, in order, with
+//! exactly the arithmetic a dense pass would apply: the weights are bit-identical to updating all
+//! of X at every step, while each row is read from memory once per touch instead of once per step
+//! (the dense pass was bound by memory bandwidth: 3 MB of X and its moments every 100 triplets).
+//!
+//! A step: bring the batch's rows up to date (split over the threads, rows are disjoint), compute
+//! the batch's data gradient into those rows (one thread), and leave that gradient pending for
+//! the row's next replay. At the end of an epoch every row is brought up to date. The per-step
+//! Σ|X| the reference's loss reports is accumulated during the replays.
 //!
 //! Dimensions that have died stop costing anything: a column that is all zero, under the
-//! projection, with no pending positive Adam momentum, receives a zero data gradient (every
-//! gradient on column d is a sum of other items' weights on d) and a zero L1 subgradient, so it
-//! can never revive. Such columns are swapped to the end and dropped from the loops; the result is
-//! bit-identical to updating them.
+//! projection, with no positive Adam momentum, receives a zero data gradient (every gradient on
+//! column d is a sum of other items' weights on d) and a zero L1 subgradient, so it can never
+//! revive. Such columns are swapped to the end and dropped from the loops (bit-identical too).
 use crate::model::dot;
 use crate::train::{Engine, Positivity, StepConfig};
 use emoscope_sdk::triplets::Triplet;
 use emoscope_sdk::{Ctx, Result};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::{Acquire, Release}};
 
 pub struct CpuEngine {
     n: usize,
@@ -29,9 +35,12 @@ pub struct CpuEngine {
     x: Vec<f32>,
     m: Vec<f32>,
     v: Vec<f32>,
+    /// Pending data gradients (rows with `pending` set), applied at the row's next step.
     g: Vec<f32>,
-    touched: Vec<u32>,
-    seen: Vec<bool>,
+    /// Steps applied to each row so far.
+    at: Vec<u64>,
+    pending: Vec<bool>,
+    /// Steps taken (batches seen) so far.
     step: u64,
     cfg: StepConfig,
     threads: usize,
@@ -97,42 +106,6 @@ fn adam_flat<const PROJECT: bool>(
         ta += xi.abs();
         tn += (-*xi).max(0.0);
         one::<PROJECT>(xi, mi, vi, *gi, a);
-    }
-    (ta, tn)
-}
-
-/// Update a block of whole rows, live columns only.
-#[inline(always)]
-fn adam_rows(
-    x: &mut [f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    g: &[f32],
-    stride: usize,
-    live: usize,
-    a: Adam,
-    flat: impl Fn(&mut [f32], &mut [f32], &mut [f32], &[f32], &Adam) -> (f32, f32),
-) -> (f64, f64) {
-    let run = |x: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]| flat(x, m, v, g, &a);
-    if live == stride {
-        let (ta, tn) = run(x, m, v, g);
-        return (ta as f64, tn as f64);
-    }
-    let (mut ta, mut tn) = (0f64, 0f64);
-    for (((xr, mr), vr), gr) in x
-        .chunks_exact_mut(stride)
-        .zip(m.chunks_exact_mut(stride))
-        .zip(v.chunks_exact_mut(stride))
-        .zip(g.chunks_exact(stride))
-    {
-        let (ra, rn) = run(
-            &mut xr[..live],
-            &mut mr[..live],
-            &mut vr[..live],
-            &gr[..live],
-        );
-        ta += ra as f64;
-        tn += rn as f64;
     }
     (ta, tn)
 }
@@ -209,13 +182,84 @@ fn adam_avx2(x: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], a: &Adam) -
     (ta, tn)
 }
 
-fn adam_dispatch(x: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], stride: usize, live: usize, a: Adam) -> (f64, f64) {
+/// One row, one step. AVX2 + FMA when the CPU has them (chosen once, at engine creation).
+#[inline(always)]
+fn row_kernel(avx2: bool, x: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], a: &Adam) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") && std::env::var_os("EMOSCOPE_EXACT_ADAM").is_none() {
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return adam_rows(x, m, v, g, stride, live, a, |x, m, v, g, a| unsafe { adam_avx2(x, m, v, g, a) });
+    if avx2 {
+        // SAFETY: `avx2` is only true when the CPU has AVX2 and FMA.
+        return unsafe { adam_avx2(x, m, v, g, a) };
     }
-    adam_rows(x, m, v, g, stride, live, a, adam_exact)
+    let _ = avx2;
+    adam_exact(x, m, v, g, a)
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::env::var_os("EMOSCOPE_EXACT_ADAM").is_none();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Raw views of the engine's per-row state for one epoch. Rows are the unit of ownership: in a
+/// replay phase each thread touches only its own rows, in the data phase only the main thread
+/// runs; the team's phase counter separates the phases.
+#[derive(Clone, Copy)]
+struct Rows {
+    x: *mut f32,
+    m: *mut f32,
+    v: *mut f32,
+    g: *mut f32,
+    at: *mut u64,
+    pending: *mut bool,
+    stride: usize,
+    live: usize,
+}
+// SAFETY: shared between the team's threads under the phase protocol described above.
+unsafe impl Send for Rows {}
+unsafe impl Sync for Rows {}
+
+/// Per-epoch constants: Adam's step size and bias correction for each step of the epoch.
+struct Schedule {
+    base: u64,
+    adam: Vec<Adam>,
+}
+
+impl Rows {
+    /// Replay row `r` up to step `to`: every missed step, the pending data gradient in the first.
+    /// Adds the row's Σ|x| and Σrelu(−x) before each step to `abs[s]`, `neg[s]` (s from the
+    /// epoch's first step).
+    ///
+    /// SAFETY: the caller owns row `r` for the current phase.
+    unsafe fn replay(&self, r: usize, to: u64, sched: &Schedule, avx2: bool, zeros: &[f32], abs: &mut [f64], neg: &mut [f64]) {
+        unsafe {
+            let at = &mut *self.at.add(r);
+            if *at >= to {
+                return;
+            }
+            let o = r * self.stride;
+            let l = self.live;
+            let x = std::slice::from_raw_parts_mut(self.x.add(o), l);
+            let m = std::slice::from_raw_parts_mut(self.m.add(o), l);
+            let v = std::slice::from_raw_parts_mut(self.v.add(o), l);
+            let g = std::slice::from_raw_parts_mut(self.g.add(o), l);
+            let pending = &mut *self.pending.add(r);
+            for s in *at + 1..=to {
+                let k = (s - sched.base - 1) as usize;
+                let grad: &[f32] = if *pending { g } else { &zeros[..l] };
+                let (a, n) = row_kernel(avx2, x, m, v, grad, &sched.adam[k]);
+                abs[k] += a as f64;
+                neg[k] += n as f64;
+                if *pending {
+                    g.fill(0.0);
+                    *pending = false;
+                }
+            }
+            *at = to;
+        }
+    }
 }
 
 fn adam_params(c: &StepConfig, n: usize, step: u64) -> Adam {
@@ -240,27 +284,19 @@ fn adam_params(c: &StepConfig, n: usize, step: u64) -> Adam {
 }
 
 /// Accumulate the gradient of the batch's mean cross-entropy into `g` (rows of the batch's items,
-/// live columns only) and list the rows touched; returns the batch's summed cross-entropy.
-fn data_gradient(
+/// live columns only); returns the batch's summed cross-entropy.
+fn data_gradient_rows(
     x: &[f32],
     g: &mut [f32],
     stride: usize,
     live: usize,
     batch: &[Triplet],
-    seen: &mut [bool],
-    touched: &mut Vec<u32>,
 ) -> f64 {
     let s = stride;
     let scale = 1.0 / batch.len() as f32;
     let mut ce = 0f64;
     for t in batch {
         let (i, j, k) = (t[0] as usize, t[1] as usize, t[2] as usize);
-        for r in [i, j, k] {
-            if !seen[r] {
-                seen[r] = true;
-                touched.push(r as u32);
-            }
-        }
         let (xi, xj, xk) = (
             &x[i * s..i * s + live],
             &x[j * s..j * s + live],
@@ -290,36 +326,6 @@ fn data_gradient(
     ce
 }
 
-/// Raw views of the engine's buffers for one epoch: the data-gradient phase (one thread) and
-/// the Adam phase (each thread its own rows) never overlap in time, which the team's phase
-/// counter guarantees.
-#[derive(Clone, Copy)]
-struct Buffers {
-    x: *mut f32,
-    m: *mut f32,
-    v: *mut f32,
-    g: *mut f32,
-    len: usize,
-}
-// SAFETY: shared between the team's threads under the phase protocol described above.
-unsafe impl Send for Buffers {}
-unsafe impl Sync for Buffers {}
-
-impl Buffers {
-    /// SAFETY: the caller holds the rows [lo, hi) exclusively for the current phase.
-    unsafe fn rows(&self, lo: usize, hi: usize) -> (&mut [f32], &mut [f32], &mut [f32], &[f32]) {
-        let len = hi - lo;
-        unsafe {
-            (
-                std::slice::from_raw_parts_mut(self.x.add(lo), len),
-                std::slice::from_raw_parts_mut(self.m.add(lo), len),
-                std::slice::from_raw_parts_mut(self.v.add(lo), len),
-                std::slice::from_raw_parts(self.g.add(lo), len),
-            )
-        }
-    }
-}
-
 /// Wait for `cond` spinning (steps are ~100 µs: a sleeping thread's wake-up would cost as much),
 /// yielding after a while so an oversubscribed machine still makes progress.
 #[inline]
@@ -347,8 +353,8 @@ impl CpuEngine {
             v: vec![0.0; len],
             g: vec![0.0; len],
             x,
-            touched: Vec::new(),
-            seen: vec![false; n],
+            at: vec![0; n],
+            pending: vec![false; n],
             step: 0,
             cfg,
             threads: threads.max(1),
@@ -361,6 +367,7 @@ impl CpuEngine {
         self.m = m;
         self.v = v;
         self.step = step;
+        self.at = vec![step; self.n];
         self.order = (0..self.stride).collect();
         self.live = self.stride;
     }
@@ -403,110 +410,135 @@ impl CpuEngine {
 
 impl Engine for CpuEngine {
     fn run_epoch(&mut self, triplets: &[Triplet], batch: usize, ctx: &Ctx) -> Result<(f64, f64)> {
-        use std::sync::atomic::{
-            AtomicU64, AtomicUsize,
-            Ordering::{Acquire, Release},
-        };
         let (n, s, live) = (self.n, self.stride, self.live);
-        let l1 = self.cfg.lambda / n as f64;
-        let pos = if self.cfg.positivity == Positivity::Penalty {
-            0.01
-        } else {
-            0.0
+        let nb = triplets.len().div_ceil(batch);
+        let base = self.step;
+        let sched = Schedule {
+            base,
+            adam: (1..=nb as u64).map(|k| adam_params(&self.cfg, n, base + k)).collect(),
         };
-        let team = if n >= 64 { self.threads.min(n / 32) } else { 1 };
-        let rows_per = n.div_ceil(team);
-        let span = |w: usize| ((w * rows_per).min(n) * s, ((w + 1) * rows_per).min(n) * s);
-        let buf = Buffers {
+        let avx2 = has_avx2();
+        let zeros = vec![0f32; live];
+        let team = if n >= 64 { self.threads.min(n / 32).max(1) } else { 1 };
+        let rows = Rows {
             x: self.x.as_mut_ptr(),
             m: self.m.as_mut_ptr(),
             v: self.v.as_mut_ptr(),
             g: self.g.as_mut_ptr(),
-            len: self.x.len(),
+            at: self.at.as_mut_ptr(),
+            pending: self.pending.as_mut_ptr(),
+            stride: s,
+            live,
         };
-        const IDLE: u64 = 0;
         const EXIT: u64 = u64::MAX;
-        let phase = AtomicU64::new(IDLE);
+        // phase = 2·b + 1 asks the team to replay batch b's rows; EXIT ends the epoch after the
+        // final replay of every row (phase EXIT − 1).
+        let phase = AtomicU64::new(0);
         let done = AtomicUsize::new(0);
-        let sums: Vec<(AtomicU64, AtomicU64)> = (0..team)
-            .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
-            .collect();
-        let cfg = self.cfg.clone();
-        let (seen, touched) = (&mut self.seen, &mut self.touched);
-        let mut step = self.step;
-        let result = std::thread::scope(|scope| -> Result<(f64, f64)> {
+        // The rows to replay in the current phase, and the step to bring them to.
+        let work: std::sync::Mutex<(Vec<u32>, u64)> = std::sync::Mutex::new((Vec::new(), 0));
+        let (sched, zeros, work, phase_ref, done_ref) = (&sched, &zeros, &work, &phase, &done);
+        let results = std::thread::scope(|scope| -> Result<(f64, f64, Vec<(Vec<f64>, Vec<f64>)>)> {
+            let mut handles = Vec::new();
             for w in 1..team {
-                let (phase, done, sums, cfg) = (&phase, &done, &sums, &cfg);
-                scope.spawn(move || {
-                    let mut last = IDLE;
+                handles.push(scope.spawn(move || {
+                    let (mut abs, mut neg) = (vec![0f64; nb], vec![0f64; nb]);
+                    let mut last = 0;
                     loop {
-                        spin_until(|| phase.load(Acquire) != last);
-                        last = phase.load(Acquire);
+                        spin_until(|| phase_ref.load(Acquire) != last);
+                        last = phase_ref.load(Acquire);
                         if last == EXIT {
                             break;
                         }
-                        let (lo, hi) = span(w);
-                        // SAFETY: rows [lo, hi) belong to this worker during the Adam phase.
-                        let (x, m, v, g) = unsafe { buf.rows(lo, hi) };
-                        let (a, b) = adam_dispatch(x, m, v, g, s, live, adam_params(cfg, n, last));
-                        sums[w].0.store(a.to_bits(), Release);
-                        sums[w].1.store(b.to_bits(), Release);
-                        done.fetch_add(1, Release);
+                        let (list, to) = {
+                            let g = work.lock().expect("work list");
+                            (g.0.iter().skip(w).step_by(team).copied().collect::<Vec<u32>>(), g.1)
+                        };
+                        for r in list {
+                            // SAFETY: row r is this worker's in this phase (rows are dealt round-robin).
+                            unsafe { rows.replay(r as usize, to, sched, avx2, zeros, &mut abs, &mut neg) };
+                        }
+                        done_ref.fetch_add(1, Release);
                     }
-                });
+                    (abs, neg)
+                }));
             }
+            let (mut abs, mut neg) = (vec![0f64; nb], vec![0f64; nb]);
+            let mut phase_no = 0u64;
+            // Run one replay phase over `list` to step `to`, this thread taking its share.
+            let mut replay_phase = |list: Vec<u32>, to: u64, abs: &mut Vec<f64>, neg: &mut Vec<f64>| {
+                let mine: Vec<u32> = list.iter().step_by(team).copied().collect();
+                if team > 1 {
+                    *work.lock().expect("work list") = (list, to);
+                    done_ref.store(0, Release);
+                    phase_no += 2;
+                    phase_ref.store(phase_no - 1, Release);
+                }
+                for r in mine {
+                    // SAFETY: row r is this thread's in this phase.
+                    unsafe { rows.replay(r as usize, to, sched, avx2, zeros, abs, neg) };
+                }
+                if team > 1 {
+                    spin_until(|| done_ref.load(Acquire) == team - 1);
+                }
+            };
             let mut run = || -> Result<(f64, f64)> {
-                let (mut loss_sum, mut ce_sum, mut batches) = (0f64, 0f64, 0usize);
+                let mut ce_sum = 0f64;
+                let mut seen = vec![false; n];
                 for (b, chunk) in triplets.chunks(batch).enumerate() {
                     if b % 512 == 0 {
                         ctx.check()?;
                     }
-                    // Data phase: the workers wait, this thread owns every buffer.
-                    // SAFETY: no worker holds a slice until `phase` moves on.
-                    let ce = {
-                        let x = unsafe { std::slice::from_raw_parts(buf.x, buf.len) };
-                        let g = unsafe { std::slice::from_raw_parts_mut(buf.g, buf.len) };
-                        data_gradient(x, g, s, live, chunk, seen, touched) / chunk.len() as f64
+                    let mut list = Vec::with_capacity(3 * chunk.len());
+                    for t in chunk {
+                        for &r in t {
+                            if !seen[r as usize] {
+                                seen[r as usize] = true;
+                                list.push(r);
+                            }
+                        }
+                    }
+                    list.iter().for_each(|&r| seen[r as usize] = false);
+                    let to = base + b as u64;
+                    replay_phase(list.clone(), to, &mut abs, &mut neg);
+                    // Data phase: only this thread runs.
+                    // SAFETY: the team waits for the next phase; these rows are up to date.
+                    let (x, g) = unsafe {
+                        (
+                            std::slice::from_raw_parts(rows.x, n * s),
+                            std::slice::from_raw_parts_mut(rows.g, n * s),
+                        )
                     };
-                    step += 1;
-                    done.store(0, Release);
-                    phase.store(step, Release);
-                    let (lo, hi) = span(0);
-                    // SAFETY: rows [lo, hi) are this thread's during the Adam phase.
-                    let (x, m, v, g) = unsafe { buf.rows(lo, hi) };
-                    let (mut abs_sum, mut neg_sum) =
-                        adam_dispatch(x, m, v, g, s, live, adam_params(&cfg, n, step));
-                    spin_until(|| done.load(Acquire) == team - 1);
-                    for w in 1..team {
-                        abs_sum += f64::from_bits(sums[w].0.load(Acquire));
-                        neg_sum += f64::from_bits(sums[w].1.load(Acquire));
+                    ce_sum += data_gradient_rows(x, g, s, live, chunk) / chunk.len() as f64;
+                    for &r in &list {
+                        // SAFETY: as above.
+                        unsafe { *rows.pending.add(r as usize) = true };
                     }
-                    // SAFETY: the Adam phase is over; this thread owns the buffers again.
-                    let g = unsafe { std::slice::from_raw_parts_mut(buf.g, buf.len) };
-                    for &r in touched.iter() {
-                        let r = r as usize;
-                        g[r * s..r * s + live].fill(0.0);
-                        seen[r] = false;
-                    }
-                    touched.clear();
-                    // The reference's loss of this batch, with the weights before the step.
-                    loss_sum += ce + l1 * abs_sum + pos * neg_sum;
-                    ce_sum += ce;
-                    batches += 1;
                 }
-                Ok((
-                    loss_sum / batches.max(1) as f64,
-                    ce_sum / batches.max(1) as f64,
-                ))
+                // Bring every row to the epoch's last step.
+                replay_phase((0..n as u32).collect(), base + nb as u64, &mut abs, &mut neg);
+                Ok((ce_sum, 0.0))
             };
             let r = run();
             phase.store(EXIT, Release);
-            r
+            let parts: Vec<(Vec<f64>, Vec<f64>)> = handles.into_iter().map(|h| h.join().expect("worker")).collect();
+            let (ce_sum, _) = r?;
+            let mut all = parts;
+            all.push((abs, neg));
+            Ok((ce_sum, 0.0, all))
         });
-        self.step = step;
-        let r = result?;
+        let (ce_sum, _, parts) = results?;
+        self.step = base + nb as u64;
+        let l1 = self.cfg.lambda / n as f64;
+        let pos = if self.cfg.positivity == Positivity::Penalty { 0.01 } else { 0.0 };
+        let mut penalty = 0f64;
+        for k in 0..nb {
+            let (a, ng): (f64, f64) = parts.iter().map(|(a, ng)| (a[k], ng[k])).fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1));
+            penalty += l1 * a + pos * ng;
+        }
         self.retire_dead_columns();
-        Ok(r)
+        let nbf = nb.max(1) as f64;
+        Ok(((ce_sum + penalty) / nbf, ce_sum / nbf))
     }
 
     fn weights(&self) -> Vec<f32> {
@@ -514,12 +546,7 @@ impl Engine for CpuEngine {
     }
 
     fn state(&self) -> (Vec<f32>, Vec<f32>, Vec<f32>, u64) {
-        (
-            self.unpermute(&self.x),
-            self.unpermute(&self.m),
-            self.unpermute(&self.v),
-            self.step,
-        )
+        (self.unpermute(&self.x), self.unpermute(&self.m), self.unpermute(&self.v), self.step)
     }
 
     fn live_dims(&self) -> usize {
