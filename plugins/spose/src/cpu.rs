@@ -22,7 +22,10 @@ use crate::model::dot;
 use crate::train::{Engine, Positivity, StepConfig};
 use emoscope_sdk::triplets::Triplet;
 use emoscope_sdk::{Ctx, Result};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::{Acquire, Release}};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize,
+    Ordering::{Acquire, Release},
+};
 
 pub struct CpuEngine {
     n: usize,
@@ -132,7 +135,14 @@ fn adam_avx2(x: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], a: &Adam) -
     let set = _mm256_set1_ps;
     let (zero, one, half, three_halves, two) = (set(0.0), set(1.0), set(0.5), set(1.5), set(2.0));
     let (b1, omb1, b2, omb2) = (set(a.b1), set(1.0 - a.b1), set(a.b2), set(1.0 - a.b2));
-    let (step, c, eps, l1, pos, tiny) = (set(a.step_size), set(a.inv_sqrt_bc2), set(a.eps), set(a.l1), set(a.pos), set(1e-30));
+    let (step, c, eps, l1, pos, tiny) = (
+        set(a.step_size),
+        set(a.inv_sqrt_bc2),
+        set(a.eps),
+        set(a.l1),
+        set(a.pos),
+        set(1e-30),
+    );
     let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
     let (mut sa, mut sn) = (zero, zero);
     for b in 0..blocks {
@@ -151,13 +161,20 @@ fn adam_avx2(x: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], a: &Adam) -
             let sign = _mm256_sub_ps(gt, lt);
             let grad = _mm256_sub_ps(_mm256_fmadd_ps(l1, sign, gv), _mm256_mul_ps(pos, lt));
             let mv = _mm256_fmadd_ps(b1, _mm256_loadu_ps(pm), _mm256_mul_ps(omb1, grad));
-            let vv = _mm256_fmadd_ps(b2, _mm256_loadu_ps(pv), _mm256_mul_ps(omb2, _mm256_mul_ps(grad, grad)));
+            let vv = _mm256_fmadd_ps(
+                b2,
+                _mm256_loadu_ps(pv),
+                _mm256_mul_ps(omb2, _mm256_mul_ps(grad, grad)),
+            );
             _mm256_storeu_ps(pm, mv);
             _mm256_storeu_ps(pv, vv);
             // √v = v · rsqrt(v), with one Newton step on rsqrt: r ← r (1.5 − 0.5 v r²).
             let vc = _mm256_max_ps(vv, tiny);
             let r0 = _mm256_rsqrt_ps(vc);
-            let r = _mm256_mul_ps(r0, _mm256_fnmadd_ps(_mm256_mul_ps(half, vc), _mm256_mul_ps(r0, r0), three_halves));
+            let r = _mm256_mul_ps(
+                r0,
+                _mm256_fnmadd_ps(_mm256_mul_ps(half, vc), _mm256_mul_ps(r0, r0), three_halves),
+            );
             let denom = _mm256_fmadd_ps(_mm256_mul_ps(vv, r), c, eps);
             // 1/denom with one Newton step: q ← q (2 − d q).
             let q0 = _mm256_rcp_ps(denom);
@@ -184,7 +201,14 @@ fn adam_avx2(x: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], a: &Adam) -
 
 /// One row, one step. AVX2 + FMA when the CPU has them (chosen once, at engine creation).
 #[inline(always)]
-fn row_kernel(avx2: bool, x: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], a: &Adam) -> (f32, f32) {
+fn row_kernel(
+    avx2: bool,
+    x: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    g: &[f32],
+    a: &Adam,
+) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
     if avx2 {
         // SAFETY: `avx2` is only true when the CPU has AVX2 and FMA.
@@ -233,7 +257,16 @@ impl Rows {
     /// epoch's first step).
     ///
     /// SAFETY: the caller owns row `r` for the current phase.
-    unsafe fn replay(&self, r: usize, to: u64, sched: &Schedule, avx2: bool, zeros: &[f32], abs: &mut [f64], neg: &mut [f64]) {
+    unsafe fn replay(
+        &self,
+        r: usize,
+        to: u64,
+        sched: &Schedule,
+        avx2: bool,
+        zeros: &[f32],
+        abs: &mut [f64],
+        neg: &mut [f64],
+    ) {
         unsafe {
             let at = &mut *self.at.add(r);
             if *at >= to {
@@ -415,11 +448,17 @@ impl Engine for CpuEngine {
         let base = self.step;
         let sched = Schedule {
             base,
-            adam: (1..=nb as u64).map(|k| adam_params(&self.cfg, n, base + k)).collect(),
+            adam: (1..=nb as u64)
+                .map(|k| adam_params(&self.cfg, n, base + k))
+                .collect(),
         };
         let avx2 = has_avx2();
         let zeros = vec![0f32; live];
-        let team = if n >= 64 { self.threads.min(n / 32).max(1) } else { 1 };
+        let team = if n >= 64 {
+            self.threads.min(n / 32).max(1)
+        } else {
+            1
+        };
         let rows = Rows {
             x: self.x.as_mut_ptr(),
             m: self.m.as_mut_ptr(),
@@ -438,102 +477,130 @@ impl Engine for CpuEngine {
         // The rows to replay in the current phase, and the step to bring them to.
         let work: std::sync::Mutex<(Vec<u32>, u64)> = std::sync::Mutex::new((Vec::new(), 0));
         let (sched, zeros, work, phase_ref, done_ref) = (&sched, &zeros, &work, &phase, &done);
-        let results = std::thread::scope(|scope| -> Result<(f64, f64, Vec<(Vec<f64>, Vec<f64>)>)> {
-            let mut handles = Vec::new();
-            for w in 1..team {
-                handles.push(scope.spawn(move || {
-                    let (mut abs, mut neg) = (vec![0f64; nb], vec![0f64; nb]);
-                    let mut last = 0;
-                    loop {
-                        spin_until(|| phase_ref.load(Acquire) != last);
-                        last = phase_ref.load(Acquire);
-                        if last == EXIT {
-                            break;
+        let results =
+            std::thread::scope(|scope| -> Result<(f64, f64, Vec<(Vec<f64>, Vec<f64>)>)> {
+                let mut handles = Vec::new();
+                for w in 1..team {
+                    handles.push(scope.spawn(move || {
+                        let (mut abs, mut neg) = (vec![0f64; nb], vec![0f64; nb]);
+                        let mut last = 0;
+                        loop {
+                            spin_until(|| phase_ref.load(Acquire) != last);
+                            last = phase_ref.load(Acquire);
+                            if last == EXIT {
+                                break;
+                            }
+                            let (list, to) = {
+                                let g = work.lock().expect("work list");
+                                (
+                                    g.0.iter()
+                                        .skip(w)
+                                        .step_by(team)
+                                        .copied()
+                                        .collect::<Vec<u32>>(),
+                                    g.1,
+                                )
+                            };
+                            for r in list {
+                                // SAFETY: row r is this worker's in this phase (rows are dealt round-robin).
+                                unsafe {
+                                    rows.replay(
+                                        r as usize, to, sched, avx2, zeros, &mut abs, &mut neg,
+                                    )
+                                };
+                            }
+                            done_ref.fetch_add(1, Release);
                         }
-                        let (list, to) = {
-                            let g = work.lock().expect("work list");
-                            (g.0.iter().skip(w).step_by(team).copied().collect::<Vec<u32>>(), g.1)
-                        };
-                        for r in list {
-                            // SAFETY: row r is this worker's in this phase (rows are dealt round-robin).
-                            unsafe { rows.replay(r as usize, to, sched, avx2, zeros, &mut abs, &mut neg) };
+                        (abs, neg)
+                    }));
+                }
+                let (mut abs, mut neg) = (vec![0f64; nb], vec![0f64; nb]);
+                let mut phase_no = 0u64;
+                // Run one replay phase over `list` to step `to`, this thread taking its share.
+                let mut replay_phase =
+                    |list: Vec<u32>, to: u64, abs: &mut Vec<f64>, neg: &mut Vec<f64>| {
+                        let mine: Vec<u32> = list.iter().step_by(team).copied().collect();
+                        if team > 1 {
+                            *work.lock().expect("work list") = (list, to);
+                            done_ref.store(0, Release);
+                            phase_no += 2;
+                            phase_ref.store(phase_no - 1, Release);
                         }
-                        done_ref.fetch_add(1, Release);
-                    }
-                    (abs, neg)
-                }));
-            }
-            let (mut abs, mut neg) = (vec![0f64; nb], vec![0f64; nb]);
-            let mut phase_no = 0u64;
-            // Run one replay phase over `list` to step `to`, this thread taking its share.
-            let mut replay_phase = |list: Vec<u32>, to: u64, abs: &mut Vec<f64>, neg: &mut Vec<f64>| {
-                let mine: Vec<u32> = list.iter().step_by(team).copied().collect();
-                if team > 1 {
-                    *work.lock().expect("work list") = (list, to);
-                    done_ref.store(0, Release);
-                    phase_no += 2;
-                    phase_ref.store(phase_no - 1, Release);
-                }
-                for r in mine {
-                    // SAFETY: row r is this thread's in this phase.
-                    unsafe { rows.replay(r as usize, to, sched, avx2, zeros, abs, neg) };
-                }
-                if team > 1 {
-                    spin_until(|| done_ref.load(Acquire) == team - 1);
-                }
-            };
-            let mut run = || -> Result<(f64, f64)> {
-                let mut ce_sum = 0f64;
-                let mut seen = vec![false; n];
-                for (b, chunk) in triplets.chunks(batch).enumerate() {
-                    if b % 512 == 0 {
-                        ctx.check()?;
-                    }
-                    let mut list = Vec::with_capacity(3 * chunk.len());
-                    for t in chunk {
-                        for &r in t {
-                            if !seen[r as usize] {
-                                seen[r as usize] = true;
-                                list.push(r);
+                        for r in mine {
+                            // SAFETY: row r is this thread's in this phase.
+                            unsafe { rows.replay(r as usize, to, sched, avx2, zeros, abs, neg) };
+                        }
+                        if team > 1 {
+                            spin_until(|| done_ref.load(Acquire) == team - 1);
+                        }
+                    };
+                let mut run = || -> Result<(f64, f64)> {
+                    let mut ce_sum = 0f64;
+                    let mut seen = vec![false; n];
+                    for (b, chunk) in triplets.chunks(batch).enumerate() {
+                        if b % 512 == 0 {
+                            ctx.check()?;
+                        }
+                        let mut list = Vec::with_capacity(3 * chunk.len());
+                        for t in chunk {
+                            for &r in t {
+                                if !seen[r as usize] {
+                                    seen[r as usize] = true;
+                                    list.push(r);
+                                }
                             }
                         }
+                        list.iter().for_each(|&r| seen[r as usize] = false);
+                        let to = base + b as u64;
+                        replay_phase(list.clone(), to, &mut abs, &mut neg);
+                        // Data phase: only this thread runs.
+                        // SAFETY: the team waits for the next phase; these rows are up to date.
+                        let (x, g) = unsafe {
+                            (
+                                std::slice::from_raw_parts(rows.x, n * s),
+                                std::slice::from_raw_parts_mut(rows.g, n * s),
+                            )
+                        };
+                        ce_sum += data_gradient_rows(x, g, s, live, chunk) / chunk.len() as f64;
+                        for &r in &list {
+                            // SAFETY: as above.
+                            unsafe { *rows.pending.add(r as usize) = true };
+                        }
                     }
-                    list.iter().for_each(|&r| seen[r as usize] = false);
-                    let to = base + b as u64;
-                    replay_phase(list.clone(), to, &mut abs, &mut neg);
-                    // Data phase: only this thread runs.
-                    // SAFETY: the team waits for the next phase; these rows are up to date.
-                    let (x, g) = unsafe {
-                        (
-                            std::slice::from_raw_parts(rows.x, n * s),
-                            std::slice::from_raw_parts_mut(rows.g, n * s),
-                        )
-                    };
-                    ce_sum += data_gradient_rows(x, g, s, live, chunk) / chunk.len() as f64;
-                    for &r in &list {
-                        // SAFETY: as above.
-                        unsafe { *rows.pending.add(r as usize) = true };
-                    }
-                }
-                // Bring every row to the epoch's last step.
-                replay_phase((0..n as u32).collect(), base + nb as u64, &mut abs, &mut neg);
-                Ok((ce_sum, 0.0))
-            };
-            let r = run();
-            phase.store(EXIT, Release);
-            let parts: Vec<(Vec<f64>, Vec<f64>)> = handles.into_iter().map(|h| h.join().expect("worker")).collect();
-            let (ce_sum, _) = r?;
-            let mut all = parts;
-            all.push((abs, neg));
-            Ok((ce_sum, 0.0, all))
-        });
+                    // Bring every row to the epoch's last step.
+                    replay_phase(
+                        (0..n as u32).collect(),
+                        base + nb as u64,
+                        &mut abs,
+                        &mut neg,
+                    );
+                    Ok((ce_sum, 0.0))
+                };
+                let r = run();
+                phase.store(EXIT, Release);
+                let parts: Vec<(Vec<f64>, Vec<f64>)> = handles
+                    .into_iter()
+                    .map(|h| h.join().expect("worker"))
+                    .collect();
+                let (ce_sum, _) = r?;
+                let mut all = parts;
+                all.push((abs, neg));
+                Ok((ce_sum, 0.0, all))
+            });
         let (ce_sum, _, parts) = results?;
         self.step = base + nb as u64;
         let l1 = self.cfg.lambda / n as f64;
-        let pos = if self.cfg.positivity == Positivity::Penalty { 0.01 } else { 0.0 };
+        let pos = if self.cfg.positivity == Positivity::Penalty {
+            0.01
+        } else {
+            0.0
+        };
         let mut penalty = 0f64;
         for k in 0..nb {
-            let (a, ng): (f64, f64) = parts.iter().map(|(a, ng)| (a[k], ng[k])).fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1));
+            let (a, ng): (f64, f64) = parts
+                .iter()
+                .map(|(a, ng)| (a[k], ng[k]))
+                .fold((0.0, 0.0), |p, q| (p.0 + q.0, p.1 + q.1));
             penalty += l1 * a + pos * ng;
         }
         self.retire_dead_columns();
@@ -546,7 +613,12 @@ impl Engine for CpuEngine {
     }
 
     fn state(&self) -> (Vec<f32>, Vec<f32>, Vec<f32>, u64) {
-        (self.unpermute(&self.x), self.unpermute(&self.m), self.unpermute(&self.v), self.step)
+        (
+            self.unpermute(&self.x),
+            self.unpermute(&self.m),
+            self.unpermute(&self.v),
+            self.step,
+        )
     }
 
     fn live_dims(&self) -> usize {
