@@ -225,3 +225,58 @@ fn bad_input_is_a_clear_error() {
         .to_string();
     assert!(e.contains("out of range for 4 items"), "{e}");
 }
+
+fn small_fit_opts(extra: &[(&str, Value)]) -> Map {
+    let mut o = opts(&[
+        ("n_items", Value::Int(40)),
+        ("lr", Value::Float(0.01)),
+        ("epochs", Value::Int(12)),
+        ("early_stop", Value::Bool(false)),
+        ("seed", Value::Int(1)),
+        ("threads", Value::Int(1)),
+    ]);
+    o.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    o
+}
+
+#[test]
+fn dimensionality_and_lambda_selection_prefer_what_was_planted() {
+    let truth = planted(40, 4, 11);
+    let t = Value::Tensor(emoscope_sdk::triplets::to_tensor(&simulate(
+        &truth, 6_000, 12,
+    )));
+    let d = call(
+        "dimensionality",
+        vec![t.clone(), Value::List(vec![Value::Int(1), Value::Int(8)])],
+        small_fit_opts(&[("lambda", Value::Float(0.01))]),
+    )
+    .unwrap();
+    let acc = d
+        .get("accuracy")
+        .unwrap()
+        .as_tensor()
+        .unwrap()
+        .to_vec_f64()
+        .unwrap();
+    assert!(
+        acc[1] > acc[0] + 0.05,
+        "8 dims must beat 1 on a 4-d planted space: {acc:?}"
+    );
+    assert_eq!(d.get("saturates_at").unwrap().as_i64(), Some(8));
+    // A λ so large that it empties the embedding predicts held-out choices worse.
+    let s = call(
+        "select_lambda",
+        vec![t, Value::List(vec![Value::Float(0.01), Value::Float(20.0)])],
+        small_fit_opts(&[("folds", Value::Int(2)), ("dims", Value::Int(8))]),
+    )
+    .unwrap();
+    assert_eq!(s.get("best").unwrap().as_f64(), Some(0.01));
+    let ce = s
+        .get("cross_entropy")
+        .unwrap()
+        .as_tensor()
+        .unwrap()
+        .to_vec_f64()
+        .unwrap();
+    assert!(ce[0] < ce[1], "{ce:?}");
+}
