@@ -139,6 +139,29 @@ fn best_match(a: ArrayView2<f64>, d: usize, b: ArrayView2<f64>, items: &[usize])
         )
 }
 
+/// The Fisher-z mean of correlations, back-transformed.
+fn fisher_mean(rs: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = rs.fold((0.0, 0usize), |(s, n), r| {
+        (s + r.clamp(-0.999_999, 0.999_999).atanh(), n + 1)
+    });
+    (sum / n as f64).tanh()
+}
+
+/// For each dimension d of each run a, the Fisher-z mean over the other runs b of score(a, d, b).
+fn per_dim(
+    runs: &[Array2<f64>],
+    score: impl Fn(usize, usize, usize) -> f64 + Sync,
+) -> Vec<Vec<f64>> {
+    (0..runs.len())
+        .into_par_iter()
+        .map(|a| {
+            (0..runs[a].ncols())
+                .map(|d| fisher_mean((0..runs.len()).filter(|&b| b != a).map(|b| score(a, d, b))))
+                .collect()
+        })
+        .collect()
+}
+
 pub struct Reproducibility {
     pub per_dimension: Vec<Vec<f64>>,
     pub heldout: Vec<Vec<f64>>,
@@ -178,45 +201,13 @@ pub fn reproducibility(
         held.len() >= 3,
         "too few items ({n}) to hold out 20% for the reference's reproducibility"
     );
-    let per_dimension: Vec<Vec<f64>> = (0..runs.len())
-        .into_par_iter()
-        .map(|a| {
-            (0..runs[a].ncols())
-                .map(|d| {
-                    // Fisher z of the best match in each other run, averaged, back-transformed.
-                    let zs: Vec<f64> = (0..runs.len())
-                        .filter(|&b| b != a)
-                        .map(|b| {
-                            best_match(runs[a].view(), d, runs[b].view(), &all)
-                                .1
-                                .clamp(-0.999_999, 0.999_999)
-                                .atanh()
-                        })
-                        .collect();
-                    (zs.iter().sum::<f64>() / zs.len() as f64).tanh()
-                })
-                .collect()
-        })
-        .collect();
-    let heldout: Vec<Vec<f64>> = (0..runs.len())
-        .into_par_iter()
-        .map(|a| {
-            (0..runs[a].ncols())
-                .map(|d| {
-                    let zs: Vec<f64> = (0..runs.len())
-                        .filter(|&b| b != a)
-                        .map(|b| {
-                            let (e, _) = best_match(runs[a].view(), d, runs[b].view(), fit_items);
-                            corr_cols(runs[a].view(), d, runs[b].view(), e, held)
-                                .clamp(-0.999_999, 0.999_999)
-                                .atanh()
-                        })
-                        .collect();
-                    (zs.iter().sum::<f64>() / zs.len() as f64).tanh()
-                })
-                .collect()
-        })
-        .collect();
+    let per_dimension = per_dim(runs, |a, d, b| {
+        best_match(runs[a].view(), d, runs[b].view(), &all).1
+    });
+    let heldout = per_dim(runs, |a, d, b| {
+        let (e, _) = best_match(runs[a].view(), d, runs[b].view(), fit_items);
+        corr_cols(runs[a].view(), d, runs[b].view(), e, held)
+    });
     Ok(Reproducibility {
         per_dimension,
         heldout,
@@ -328,7 +319,7 @@ pub fn call(function: &str, args: &[Value], opts: &Map, ctx: &Ctx) -> Result<Val
             let nr = per_run.len();
             Ok(vmap! {
                 "per_dimension" => list_of_lists(&r.per_dimension),
-                "mean" => (all.iter().map(|v| v.clamp(-0.999_999, 0.999_999).atanh()).sum::<f64>() / all.len() as f64).tanh(),
+                "mean" => fisher_mean(all.iter().copied()),
                 "heldout_r" => list_of_lists(&r.heldout),
                 "fraction_reproducible" => held.iter().filter(|&&v| v > r.threshold).count() as f64 / held.len() as f64,
                 "per_run_fraction" => Tensor::from_vec(per_run, &[nr]).expect("1-D"),
