@@ -403,6 +403,8 @@ impl CpuEngine {
         self.at = vec![step; self.n];
         self.order = (0..self.stride).collect();
         self.live = self.stride;
+        // Columns that died before the checkpoint stay out of the loops from the first epoch.
+        self.retire_dead_columns();
     }
 
     /// Swap dead columns (all zero, no positive momentum) out of the live range.
