@@ -209,9 +209,7 @@ pub fn run_fit(
 fn fit_value(f: &Fit, device: Device) -> Value {
     let epochs = f.history.len();
     let last = f.history.last().cloned().unwrap_or_default();
-    let run_epochs = (epochs - f.resumed_from).max(1);
     let tps = (f.train_triplets * (epochs - f.resumed_from)) as f64 / f.seconds.max(1e-9);
-    let _ = run_epochs;
     vmap! {
         "embedding" => Tensor::from_array(f.embedding.clone()),
         "full" => Tensor::from_array(f.full.clone()),

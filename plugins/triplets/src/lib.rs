@@ -433,8 +433,8 @@ impl Plugin for Triplets {
                 let b = match args.get(1) {
                     Some(j) if !matches!(j, Value::Null) => {
                         let (s, j) = (rows(&args[0], "shown")?, rows(j, "judged")?);
-                        let b = stats::position_counts(stats::positions(&s, &j)?)?;
-                        b
+                        let counts = stats::position_counts(stats::positions(&s, &j)?);
+                        counts?
                     }
                     _ => {
                         let p = args[0].to_tensor("positions")?;

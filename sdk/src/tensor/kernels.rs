@@ -58,6 +58,14 @@ fn index_vec(idx: &Tensor, len: usize) -> Result<Vec<usize>> {
         .collect()
 }
 
+#[cfg(feature = "torch")]
+fn torch_index(idx: &Tensor, device: crate::Device) -> Result<tch::Tensor> {
+    let i = idx.to_device(device)?;
+    Ok(i.torch()
+        .expect("on a torch device")
+        .to_kind(tch::Kind::Int64))
+}
+
 impl Tensor {
     /// An element-wise function; float tensors keep their width, integers become f64.
     pub fn unary(&self, op: Unary) -> Result<Tensor> {
@@ -93,11 +101,7 @@ impl Tensor {
         );
         #[cfg(feature = "torch")]
         if let Some(t) = self.torch() {
-            let i = idx.to_device(self.device())?;
-            let i = i
-                .torch()
-                .expect("on a torch device")
-                .to_kind(tch::Kind::Int64);
+            let i = torch_index(idx, self.device())?;
             let r = t
                 .f_index_select(0, &i)
                 .map_err(|e| crate::Error::msg(e.to_string()))?;
@@ -122,11 +126,7 @@ impl Tensor {
         );
         #[cfg(feature = "torch")]
         if let Some(t) = self.torch() {
-            let i = idx.to_device(self.device())?;
-            let i = i
-                .torch()
-                .expect("on a torch device")
-                .to_kind(tch::Kind::Int64);
+            let i = torch_index(idx, self.device())?;
             let s = src.to_device(self.device())?;
             let s = s.torch().expect("on a torch device").to_kind(t.kind());
             let r = t
@@ -135,24 +135,23 @@ impl Tensor {
             return Ok(Tensor::from_torch(r));
         }
         let ix = index_vec(idx, self.shape()[0])?;
-        match (self.dtype(), src.astype(self.dtype()).cpu_data()?) {
-            (DType::F32, CpuData::F32(s)) => {
-                let mut out = self.to_array::<f32>()?.to_owned();
-                for (k, &r) in ix.iter().enumerate() {
-                    let mut row = out.index_axis_mut(Axis(0), r);
-                    row += &s.index_axis(Axis(0), k);
-                }
-                Ok(Tensor::from_array(out))
+        fn add_rows<T: super::Element + Copy + std::ops::AddAssign>(
+            into: &Tensor,
+            ix: &[usize],
+            src: &Tensor,
+        ) -> Result<Tensor> {
+            let mut out = into.to_array::<T>()?.to_owned();
+            let s = src.to_array::<T>()?;
+            for (k, &r) in ix.iter().enumerate() {
+                out.index_axis_mut(Axis(0), r)
+                    .zip_mut_with(&s.index_axis(Axis(0), k), |o, v| *o += *v);
             }
-            (DType::F64, CpuData::F64(s)) => {
-                let mut out = self.to_array::<f64>()?.to_owned();
-                for (k, &r) in ix.iter().enumerate() {
-                    let mut row = out.index_axis_mut(Axis(0), r);
-                    row += &s.index_axis(Axis(0), k);
-                }
-                Ok(Tensor::from_array(out))
-            }
-            (dt, _) => bail!("index_add needs a float tensor, got {}", dt.name()),
+            Ok(Tensor::from_array(out))
+        }
+        match self.dtype() {
+            DType::F32 => add_rows::<f32>(self, &ix, &src.astype(DType::F32)),
+            DType::F64 => add_rows::<f64>(self, &ix, &src.astype(DType::F64)),
+            dt => bail!("index_add needs a float tensor, got {}", dt.name()),
         }
     }
 
