@@ -41,11 +41,14 @@ impl Registry {
             Origin::Host,
         );
         r.add(Arc::new(crate::script::io::IoNs), Origin::Host);
+        r.add(Arc::new(crate::script::fmri::FmriNs), Origin::Host);
+        r.add(Arc::new(crate::script::stats::StatsNs), Origin::Host);
         r.add(Arc::new(emoscope_rsa::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_synth::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_triplets::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_judge::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_spose::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_encoding::plugin()), Origin::Builtin);
         r
     }
 

@@ -8,6 +8,7 @@
 //! - [`stats`], [`linalg`]: the numeric kernels steps share.
 pub mod ctx;
 pub mod error;
+pub mod fmri;
 pub mod io;
 pub mod linalg;
 pub mod options;

@@ -4,8 +4,10 @@
 //! plugin (its FnSpecs drive argument checks, option checks and documentation). Errors carry
 //! the script file, line and column, and name the function and option at fault.
 pub mod convert;
+pub mod fmri;
 pub mod io;
 pub mod plugins;
+pub mod stats;
 pub mod tensor;
 
 use crate::session::Session;

@@ -1,0 +1,1 @@
+//! Searchlight neighbourhoods: the voxels within a radius of each centre.
