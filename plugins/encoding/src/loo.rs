@@ -1,0 +1,180 @@
+//! Leave-one-stimulus-out encoding accuracy (the study's selection of reliably predicted
+//! stimuli for RSA): for each stimulus, ridge trained on all the others predicts its voxel
+//! pattern, scored by Pearson r across voxels.
+//!
+//! Closed form instead of n refits: ridge with an unpenalised intercept is a linear smoother
+//! ŷ = H y with H = 11ᵀ/n + U diag(s²/(s²+α)) Uᵀ (U, s from the SVD of the centred design), and
+//! for any such penalised least-squares fit the leave-one-out residual is e_i / (1 − h_ii)
+//! exactly. Each voxel's alpha is the one with the smallest leave-one-out MSE over the grid
+//! (ties to the larger alpha, as in `ridge_cv`), unless fixed alphas are given.
+use crate::ridge::{Basis, BATCH};
+use emoscope_sdk::linalg::matmul;
+use emoscope_sdk::{ensure, Ctx, Result};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+
+pub enum Alphas {
+    /// Choose per voxel from this grid.
+    Grid(Vec<f64>),
+    /// One alpha per voxel.
+    PerVoxel(Vec<f64>),
+}
+
+pub struct Output {
+    /// Per stimulus: Pearson r across voxels of its predicted and measured pattern.
+    pub accuracy: Array1<f64>,
+    /// Per voxel: the alpha used.
+    pub alphas: Array1<f64>,
+}
+
+/// Per-stimulus sums over voxels of p, y, p², y², p·y.
+type Sums = Array2<f64>;
+
+fn batch(x_basis: &Basis, y: ArrayView2<f32>, alphas: &Alphas, cols: std::ops::Range<usize>) -> (Sums, Vec<f64>) {
+    let n = y.nrows();
+    let bv = cols.len();
+    let mut yc = Array2::<f64>::zeros((n, bv));
+    for i in 0..n {
+        yc.row_mut(i)
+            .iter_mut()
+            .zip(y.slice(s![i, cols.clone()]))
+            .for_each(|(d, &v)| *d = v as f64);
+    }
+    let mean = yc.mean_axis(Axis(0)).expect("n > 0");
+    yc -= &mean;
+    let cb = matmul(x_basis.u.t(), yc.view()); // r × bv
+    let u2 = x_basis.u.mapv(|a| a * a);
+    // The leave-one-out residuals at one alpha, for the voxels `vs` of this batch.
+    let loo = |alpha: f64| -> (Array2<f64>, Array1<f64>) {
+        let f: Array1<f64> = x_basis.s.iter().map(|&s| s * s / (s * s + alpha)).collect();
+        let lev = u2.dot(&f) + 1.0 / n as f64;
+        let fitted = matmul(x_basis.u.view(), (&cb * &f.view().insert_axis(Axis(1))).view());
+        let mut e = &yc - &fitted;
+        for (mut row, &h) in e.axis_iter_mut(Axis(0)).zip(&lev) {
+            row /= 1.0 - h;
+        }
+        let mse = e.map_axis(Axis(0), |c| c.dot(&c));
+        (e, mse)
+    };
+    let (e, used) = match alphas {
+        Alphas::PerVoxel(a) => {
+            let a = &a[cols.clone()];
+            let mut e = Array2::<f64>::zeros((n, bv));
+            let mut distinct: Vec<f64> = a.to_vec();
+            distinct.sort_by(f64::total_cmp);
+            distinct.dedup();
+            for alpha in distinct {
+                let (ea, _) = loo(alpha);
+                for v in (0..bv).filter(|&v| a[v] == alpha) {
+                    e.column_mut(v).assign(&ea.column(v));
+                }
+            }
+            (e, a.to_vec())
+        }
+        Alphas::Grid(grid) => {
+            let mut best_e = Array2::<f64>::zeros((n, bv));
+            let mut best = vec![f64::NEG_INFINITY; bv];
+            let mut used = vec![grid[0]; bv];
+            for &alpha in grid {
+                let (ea, mse) = loo(alpha);
+                for v in 0..bv {
+                    let score = -mse[v] / n as f64 + alpha.ln() * 1e-10;
+                    if score > best[v] {
+                        best[v] = score;
+                        used[v] = alpha;
+                        best_e.column_mut(v).assign(&ea.column(v));
+                    }
+                }
+            }
+            (best_e, used)
+        }
+    };
+    // Prediction of y_i without stimulus i: y_i − loo residual_i.
+    let mut sums = Sums::zeros((n, 5));
+    for i in 0..n {
+        let mut acc = [0.0; 5];
+        for v in 0..bv {
+            let yv = y[[i, cols.start + v]] as f64;
+            let p = yv - e[[i, v]];
+            acc[0] += p;
+            acc[1] += yv;
+            acc[2] += p * p;
+            acc[3] += yv * yv;
+            acc[4] += p * yv;
+        }
+        sums.row_mut(i).assign(&Array1::from(acc.to_vec()));
+    }
+    (sums, used)
+}
+
+pub fn loo_accuracy(x: ArrayView2<f64>, y: ArrayView2<f32>, alphas: &Alphas, ctx: &Ctx) -> Result<Output> {
+    let (n, nv) = y.dim();
+    ensure!(
+        x.nrows() == n,
+        "the embedding has {} stimuli (rows) but the fMRI data has {n}: align them first (fmri::align)",
+        x.nrows()
+    );
+    ensure!(n >= 3, "leave-one-out needs at least 3 stimuli, got {n}");
+    ensure!(nv >= 2, "per-stimulus accuracy is a correlation across voxels: needs at least 2 voxels, got {nv}");
+    match alphas {
+        Alphas::Grid(g) => ensure!(!g.is_empty(), "alphas is empty"),
+        Alphas::PerVoxel(a) => ensure!(
+            a.len() == nv,
+            "alpha has {} values but the data has {nv} voxels",
+            a.len()
+        ),
+    }
+    let bad = match alphas {
+        Alphas::Grid(g) | Alphas::PerVoxel(g) => g.iter().find(|a| !(a.is_finite() && **a > 0.0)),
+    };
+    if let Some(a) = bad {
+        emoscope_sdk::bail!("alphas must be positive and finite, got {a}");
+    }
+    if let Some(((i, v), val)) = y.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        emoscope_sdk::bail!("the fMRI data has {val} at stimulus {i}, voxel {v}: drop non-finite voxels first");
+    }
+    if let Some(((i, j), _)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        emoscope_sdk::bail!("the embedding has a non-finite value at stimulus {i}, feature {j}");
+    }
+    let rows: Vec<usize> = (0..n).collect();
+    let basis = Basis::new(x, &rows)?;
+    let ranges: Vec<std::ops::Range<usize>> = (0..nv.div_ceil(BATCH))
+        .map(|b| b * BATCH..((b + 1) * BATCH).min(nv))
+        .collect();
+    let bar = ctx.progress("encoding::loo_stimulus_accuracy voxels", nv as u64);
+    let parts: Result<Vec<(usize, Sums, Vec<f64>)>> = ranges
+        .into_par_iter()
+        .map(|cols| {
+            ctx.check()?;
+            let start = cols.start;
+            let len = cols.len() as u64;
+            let (s, a) = batch(&basis, y, alphas, cols);
+            bar.inc(len);
+            Ok((start, s, a))
+        })
+        .collect();
+    let mut total = Sums::zeros((n, 5));
+    let mut used = Array1::<f64>::zeros(nv);
+    for (start, s, a) in parts? {
+        total += &s;
+        used.slice_mut(s![start..start + a.len()]).assign(&Array1::from(a));
+    }
+    let m = nv as f64;
+    let accuracy = total
+        .axis_iter(Axis(0))
+        .map(|t| {
+            let cov = t[4] - t[0] * t[1] / m;
+            let vp = t[2] - t[0] * t[0] / m;
+            let vy = t[3] - t[1] * t[1] / m;
+            if vp <= 0.0 || vy <= 0.0 {
+                0.0
+            } else {
+                cov / (vp * vy).sqrt()
+            }
+        })
+        .collect();
+    Ok(Output {
+        accuracy,
+        alphas: used,
+    })
+}
