@@ -385,6 +385,19 @@ pub fn validate(x: ArrayView2<f64>, y: ArrayView2<f32>, cfg: &Config) -> Result<
     Ok(())
 }
 
+/// Lets rayon threads share the batch closure of the CPU engine. `Tensor` is not `Sync` in a
+/// torch build because a libtorch tensor is not; on `Device::Cpu` every tensor the closure
+/// reaches is ndarray `ArcArray` storage, which is. Only built for that device.
+struct CpuOnly<'a, T>(&'a T);
+// SAFETY: constructed only when every captured tensor lives on `Device::Cpu` (see above).
+unsafe impl<T> Sync for CpuOnly<'_, T> {}
+impl<'a, T> CpuOnly<'a, T> {
+    /// A method, not a field access, so closures capture the wrapper and not the reference.
+    fn get(&self) -> &'a T {
+        self.0
+    }
+}
+
 /// Voxels per batch on a device: the CPU engine works in cache-sized batches spread over
 /// threads; libtorch wants large batches.
 pub fn batch_size(device: Device) -> usize {
@@ -428,9 +441,11 @@ pub fn ridge_cv(x: ArrayView2<f64>, y: ArrayView2<f32>, cfg: &Config, device: De
         Ok(out)
     };
     let parts: Result<Vec<BatchOut>> = if device.is_torch() {
+        // libtorch parallelises each product itself.
         ranges.into_iter().map(run).collect()
     } else {
-        ranges.into_par_iter().map(run).collect()
+        let shared = CpuOnly(&run);
+        ranges.into_par_iter().map(|c| (shared.get())(c)).collect()
     };
     let mut r = Array1::from_elem(nv, f64::NAN);
     let mut alphas = Array2::from_elem((cfg.outer, nv), f64::NAN);
