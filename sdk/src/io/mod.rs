@@ -3,6 +3,7 @@
 //! Every reader names the file (and line/column where it applies) in its errors; every writer
 //! goes through [`atomic_write`], so a failed or cancelled write never leaves a partial file
 //! under the final name.
+pub mod bdata;
 pub mod captions;
 pub mod json;
 pub mod nifti;
@@ -106,8 +107,9 @@ pub fn load(path: &Path) -> Result<Value> {
         "json" => json::read_json(path),
         "jsonl" => json::read_jsonl(path).map(Value::List),
         "nii" | "nii.gz" => nifti::read_nifti(path).map(|v| v.to_value()),
+        "h5" | "hdf5" => bdata::read_bdata(path).map(|b| b.to_value()),
         other => bail!(
-            "{}: cannot load files with extension '.{other}': expected .npy, .npz, .csv, .tsv, .json, .jsonl, .nii or .nii.gz",
+            "{}: cannot load files with extension '.{other}': expected .npy, .npz, .csv, .tsv, .json, .jsonl, .nii, .nii.gz or .h5 (BData)",
             path.display()
         ),
     }
@@ -130,8 +132,9 @@ pub fn save(value: &Value, path: &Path) -> Result<()> {
         "json" => json::write_json(value, path),
         "jsonl" => json::write_jsonl(value, path),
         "nii" | "nii.gz" => nifti::save_value(value, path),
+        "h5" | "hdf5" => bdata::write_bdata(&bdata::BData::from_value(value)?, path),
         other => bail!(
-            "cannot save {}: unknown extension '.{other}': expected .npy, .npz, .csv, .tsv, .json, .jsonl, .nii or .nii.gz",
+            "cannot save {}: unknown extension '.{other}': expected .npy, .npz, .csv, .tsv, .json, .jsonl, .nii, .nii.gz or .h5 (BData)",
             path.display()
         ),
     }
