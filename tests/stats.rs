@@ -434,3 +434,28 @@ stats::roi_compare(r);"#,
         &["results[0] and results[15]", "sub-01", "MLLM"],
     );
 }
+
+#[test]
+fn one_sided_ttests_match_scipy() {
+    // scipy.stats.ttest_1samp(x, 0, alternative=...) with scipy 1.17.1.
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_script(
+        dir.path(),
+        r#"
+        let x = tensor::from([0.12, -0.08, 0.15, 0.03, 0.10]);
+        let y = tensor::from([-0.12, -0.08, -0.15, -0.03, 0.01]);
+        io::save(#{
+            greater: stats::ttest(x, #{alternative: "greater"}).p,
+            less: stats::ttest(x, #{alternative: "less"}).p,
+            y_greater: stats::ttest(y, #{alternative: "greater"}).p,
+        }, out + "/p.json");
+        "#,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = read_json(&dir.path().join("out/p.json"));
+    close(&v["greater"], 0.09704063466354303, "greater");
+    close(&v["less"], 0.9029593653364569, "less");
+    close(&v["y_greater"], 0.9681509659067669, "y greater");
+    let o = run_script(dir.path(), "stats::ttest(tensor::from([1.0, 2.0]), #{alternative: \"bigger\"});");
+    assert!(stderr(&o).contains("unknown alternative 'bigger'"), "{}", stderr(&o));
+}

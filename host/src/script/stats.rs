@@ -24,6 +24,26 @@ struct TtestOpt {
     popmean: f64,
     #[serde(default)]
     axis: i64,
+    #[serde(default = "two_sided")]
+    alternative: String,
+}
+
+fn two_sided() -> String {
+    "two-sided".into()
+}
+
+/// The one-sided p-value from the two-sided one (scipy's `alternative`): for "greater",
+/// P(T ≥ t) = p/2 when t > 0 and 1 − p/2 otherwise; "less" mirrors it.
+fn sided(mut r: TTest, alternative: &str) -> TTest {
+    let up = match alternative {
+        "greater" => r.t,
+        "less" => -r.t,
+        _ => return r,
+    };
+    if !r.p.is_nan() {
+        r.p = if up > 0.0 { r.p / 2.0 } else { 1.0 - r.p / 2.0 };
+    }
+    r
 }
 
 #[derive(Deserialize)]
@@ -165,6 +185,11 @@ fn ttest_value(r: &TTest) -> Value {
 
 fn ttest(a: &Value, opts: &Map) -> Result<Value> {
     let o: TtestOpt = options::parse(opts)?;
+    ensure!(
+        matches!(o.alternative.as_str(), "two-sided" | "greater" | "less"),
+        "unknown alternative '{}': expected two-sided, greater or less",
+        o.alternative
+    );
     let a = a.to_tensor("a")?;
     let b = match &o.b {
         None | Some(Value::Null) => None,
@@ -179,13 +204,14 @@ fn ttest(a: &Value, opts: &Map) -> Result<Value> {
         );
     }
     let test = |x: &[f64], y: Option<&[f64]>| -> TTest {
-        match y {
+        let r = match y {
             None => stats::ttest_1samp(x, o.popmean),
             Some(y) => {
                 let d: Vec<f64> = x.iter().zip(y).map(|(p, q)| p - q).collect();
                 stats::ttest_1samp(&d, o.popmean)
             }
-        }
+        };
+        sided(r, &o.alternative)
     };
     let shape = a.shape();
     match shape.len() {
@@ -806,6 +832,7 @@ impl Plugin for StatsNs {
                     .opt("b", Ty::Tensor, "none", "the paired condition, same shape as a: tests the mean of a − b")
                     .opt("popmean", Ty::Float, "0.0", "the mean under the null hypothesis (of a, or of a − b)")
                     .opt("axis", Ty::Int, "0", "the axis holding the observations (subjects) of a matrix: 0 tests each column, 1 each row")
+                    .opt("alternative", Ty::Str, "\"two-sided\"", "two-sided, greater (mean > popmean) or less, as scipy's alternative")
                     .returns("#{t, p, df, mean, sem, n}: numbers for a vector, tensors over the other axis for a matrix (mean and sem of a, or of a − b; n the observations used)")
                     .section(SECTION)
                     .example("let r = stats::ttest(tensor::from([0.12, 0.08, 0.15, 0.03, 0.10]));\nprint(`t = ${r.t}, p = ${r.p}`);\nlet vox = stats::ttest(mllm_maps, #{b: llm_maps}); // subjects × voxels each"),
