@@ -13,55 +13,160 @@ pub fn f32_key(x: f32) -> u32 {
     }
 }
 
-const BITS: [u32; 3] = [11, 11, 10];
-const SHIFT: [u32; 3] = [32, 43, 54];
+/// The sort's leading digit: the top 11 bits of the key (bits 53..64 of an item).
+pub const TOP_SHIFT: u32 = 53;
+const TOP: usize = 1 << 11;
+/// The two lower digits, sorted within each leading-digit bucket: key bits 0..11 and 11..21.
+const LO_SHIFT: [u32; 2] = [32, 43];
+const LO_BITS: [u32; 2] = [11, 10];
+/// Buckets up to this size are insertion-sorted.
+const SMALL: usize = 48;
 
-/// Histograms of the three radix digits of the keys (bits 32..64 of each item).
-pub struct Histograms(pub [[u32; 2048]; 3]);
+/// The leading digit of an item (its top 11 key bits).
+#[inline(always)]
+pub fn top_digit(item: u64) -> usize {
+    (item >> TOP_SHIFT) as usize
+}
 
-impl Histograms {
+/// Histogram of the leading digit of the items, and the buckets' start offsets.
+pub struct TopHistogram(pub [u32; TOP]);
+
+impl TopHistogram {
     pub fn new() -> Self {
-        Histograms([[0; 2048]; 3])
+        TopHistogram([0; TOP])
     }
     #[inline(always)]
     pub fn add(&mut self, item: u64) {
-        for d in 0..3 {
-            let digit = ((item >> SHIFT[d]) & ((1 << BITS[d]) - 1)) as usize;
-            self.0[d][digit] += 1;
+        // SAFETY: top_digit < 2^11.
+        unsafe { *self.0.get_unchecked_mut(top_digit(item)) += 1 };
+    }
+    /// Exclusive prefix sums: where each bucket starts.
+    pub fn offsets(&self) -> [u32; TOP] {
+        let mut offs = [0u32; TOP];
+        let mut acc = 0u32;
+        for (o, &c) in offs.iter_mut().zip(self.0.iter()) {
+            *o = acc;
+            acc += c;
         }
+        offs
     }
 }
 
-/// LSD radix sort of `items` by their upper 32 bits (the key; the lower 32 bits carry a payload),
-/// using `buf` (same length) as scratch; `h` must hold the digit histograms of `items`. Stable.
-/// Passes whose digit is the same for every item are skipped.
-pub fn radix_sort_keys(items: &mut Vec<u64>, buf: &mut Vec<u64>, h: &Histograms) {
-    let n = items.len();
-    buf.resize(n, 0);
-    for d in 0..3 {
-        let hist = &h.0[d];
-        if hist.iter().any(|&c| c as usize == n) {
-            continue;
+impl Default for TopHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Places items by their leading digit: `offs` from [`TopHistogram::offsets`], advanced as
+/// items land (so calling this in input order gives a stable distribution).
+#[inline(always)]
+pub fn scatter_top(item: u64, offs: &mut [u32; TOP], dst: &mut [u64]) {
+    // SAFETY: offs[d] < dst.len() while the histogram counts every item exactly once, as callers
+    // guarantee (a debug assertion checks the index).
+    unsafe {
+        let o = offs.get_unchecked_mut(top_digit(item));
+        debug_assert!((*o as usize) < dst.len());
+        *dst.get_unchecked_mut(*o as usize) = item;
+        *o += 1;
+    }
+}
+
+/// Sorts `data`, already distributed by leading digit (bucket by bucket in the order of `h`, as
+/// [`scatter_top`] leaves them), by the rest of the key, stably, bucket by bucket: LSD radix
+/// passes of 11 and 10 bits that stay in cache, insertion sort for small buckets. `tmp` is
+/// scratch of the same length.
+pub fn sort_buckets(data: &mut [u64], tmp: &mut [u64], h: &TopHistogram) {
+    debug_assert_eq!(data.len(), tmp.len());
+    let mut a = 0usize;
+    for &c in h.0.iter() {
+        let b = a + c as usize;
+        let d = &mut data[a..b];
+        if d.len() <= SMALL {
+            insertion_sort(d);
+        } else {
+            lsd_low(d, &mut tmp[a..b]);
         }
-        let mut offs = [0u32; 2048];
+        a = b;
+    }
+}
+
+/// Stable insertion sort by key.
+fn insertion_sort(d: &mut [u64]) {
+    for i in 1..d.len() {
+        let it = d[i];
+        let key = it >> 32;
+        let mut j = i;
+        while j > 0 && d[j - 1] >> 32 > key {
+            d[j] = d[j - 1];
+            j -= 1;
+        }
+        d[j] = it;
+    }
+}
+
+/// Stable LSD radix sort of one bucket by key bits 0..21 (both histograms in one read), result
+/// in `d`; passes whose digit is the same for every item are skipped.
+fn lsd_low(d: &mut [u64], tmp: &mut [u64]) {
+    let n = d.len();
+    let mut h0 = [0u32; 1 << 11];
+    let mut h1 = [0u32; 1 << 10];
+    for &it in d.iter() {
+        // SAFETY: the masked digits index within the arrays.
+        unsafe {
+            *h0.get_unchecked_mut(((it >> LO_SHIFT[0]) & 0x7FF) as usize) += 1;
+            *h1.get_unchecked_mut(((it >> LO_SHIFT[1]) & 0x3FF) as usize) += 1;
+        }
+    }
+    let need0 = !h0.iter().any(|&c| c as usize == n);
+    let need1 = !h1.iter().any(|&c| c as usize == n);
+    fn pass(src: &[u64], dst: &mut [u64], hist: &[u32], shift: u32, bits: u32) {
+        let mut offs = [0u32; 1 << 11];
         let mut acc = 0u32;
         for (o, &c) in offs.iter_mut().zip(hist.iter()) {
             *o = acc;
             acc += c;
         }
-        let mask = (1u64 << BITS[d]) - 1;
-        let shift = SHIFT[d];
-        for &it in items.iter() {
-            let digit = ((it >> shift) & mask) as usize;
+        let mask = (1u64 << bits) - 1;
+        for &it in src {
             // SAFETY: offs[digit] < n: the histogram counts every item exactly once.
             unsafe {
-                let o = offs.get_unchecked_mut(digit);
-                *buf.get_unchecked_mut(*o as usize) = it;
+                let o = offs.get_unchecked_mut(((it >> shift) & mask) as usize);
+                *dst.get_unchecked_mut(*o as usize) = it;
                 *o += 1;
             }
         }
-        std::mem::swap(items, buf);
     }
+    match (need0, need1) {
+        (true, true) => {
+            pass(d, tmp, &h0, LO_SHIFT[0], LO_BITS[0]);
+            pass(tmp, d, &h1, LO_SHIFT[1], LO_BITS[1]);
+        }
+        (true, false) => {
+            pass(d, tmp, &h0, LO_SHIFT[0], LO_BITS[0]);
+            d.copy_from_slice(tmp);
+        }
+        (false, true) => {
+            pass(d, tmp, &h1, LO_SHIFT[1], LO_BITS[1]);
+            d.copy_from_slice(tmp);
+        }
+        (false, false) => {}
+    }
+}
+
+/// Stable radix sort of `items` by their upper 32 bits (the key; the lower 32 bits carry a
+/// payload), using `buf` as scratch: one pass by the leading 11 bits, then each bucket in cache.
+pub fn radix_sort_keys(items: &mut Vec<u64>, buf: &mut Vec<u64>) {
+    let n = items.len();
+    buf.resize(n, 0);
+    let mut h = TopHistogram::new();
+    items.iter().for_each(|&it| h.add(it));
+    let mut offs = h.offsets();
+    for &it in items.iter() {
+        scatter_top(it, &mut offs, buf);
+    }
+    sort_buckets(buf, items, &h);
+    std::mem::swap(items, buf);
 }
 
 /// Models ranked once: for each model, twice its centred, tie-averaged ranks (integers, exact),
@@ -176,6 +281,51 @@ pub fn spearman_sorted(
             (total[m] as f64 / 4.0) / (sx * sm).sqrt()
         };
     }
+}
+
+/// [`spearman_sorted`] for a single model whose 2·(centred rank) is each item's payload (the
+/// lower 32 bits, as i32) instead of the pair index: the same exact sums, read sequentially.
+pub fn spearman_sorted_single(sorted: &[u64], models: &RankedModels, out: &mut [f64]) {
+    debug_assert_eq!(models.n_models, 1);
+    let n = sorted.len();
+    let mut total: i128 = 0;
+    let mut block: i64 = 0;
+    let mut tie_sum: i128 = 0;
+    let mut pos = 0usize;
+    let mut since_flush = 0usize;
+    while pos < n {
+        let key = sorted[pos] >> 32;
+        let mut end = pos + 1;
+        while end < n && sorted[end] >> 32 == key {
+            end += 1;
+        }
+        let r2 = (pos + end + 1) as i64;
+        let mut t_sum = 0i64;
+        for &it in &sorted[pos..end] {
+            t_sum += it as u32 as i32 as i64;
+        }
+        block += r2 * t_sum;
+        let t = (end - pos) as i128;
+        if t > 1 {
+            tie_sum += t * t * t - t;
+        }
+        since_flush += end - pos;
+        if since_flush >= 2048 {
+            total += block as i128;
+            block = 0;
+            since_flush = 0;
+        }
+        pos = end;
+    }
+    total += block as i128;
+    let nn = n as i128;
+    let sx = (nn * nn * nn - nn - tie_sum) as f64 / 12.0;
+    let sm = models.ss[0];
+    out[0] = if sx <= 0.0 || sm <= 0.0 {
+        0.0
+    } else {
+        (total as f64 / 4.0) / (sx * sm).sqrt()
+    };
 }
 
 /// Sort each run of equal keys by the exact f64 values (`exact[pair index]`): keys are the f32
@@ -352,18 +502,16 @@ mod tests {
                     }
                 })
                 .collect();
-            let mut h = Histograms::new();
             let mut items: Vec<u64> = vals
                 .iter()
                 .enumerate()
-                .map(|(k, &v)| {
-                    let it = ((f32_key(v) as u64) << 32) | k as u64;
-                    h.add(it);
-                    it
-                })
+                .map(|(k, &v)| ((f32_key(v) as u64) << 32) | k as u64)
                 .collect();
+            let mut want = items.clone();
+            want.sort_by_key(|&it| it >> 32); // stable, as the radix sort
             let mut buf = Vec::new();
-            radix_sort_keys(&mut items, &mut buf, &h);
+            radix_sort_keys(&mut items, &mut buf);
+            assert_eq!(items, want);
             for w in items.windows(2) {
                 let (a, b) = (
                     vals[(w[0] & 0xFFFF_FFFF) as usize],
@@ -377,6 +525,20 @@ mod tests {
             let mut out = [0.0; 2];
             spearman_sorted(&items, None, &models, &mut out);
             let v64: Vec<f64> = vals.iter().map(|&v| v as f64).collect();
+            for (j, m) in [&m1, &m2].into_iter().enumerate() {
+                let one = RankedModels::new(std::slice::from_ref(m));
+                let mut ranked: Vec<u64> = items
+                    .iter()
+                    .map(|&it| {
+                        let t = one.twice[(it & 0xFFFF_FFFF) as usize];
+                        (it & !0xFFFF_FFFF) | t as u32 as u64
+                    })
+                    .collect();
+                ranked.sort_by_key(|&it| it >> 32);
+                let mut single = [0.0];
+                spearman_sorted_single(&ranked, &one, &mut single);
+                assert_eq!(single[0].to_bits(), out[j].to_bits(), "{single:?} vs {out:?}");
+            }
             assert!((out[0] - spearman(&v64, &m1)).abs() < 1e-12, "{out:?}");
             assert!((out[1] - spearman(&v64, &m2)).abs() < 1e-12, "{out:?}");
         }

@@ -14,7 +14,10 @@
 //! Centres run in parallel (rayon, one scratch per worker), each one checks for Ctrl-C and ticks
 //! the progress bar. With `device` on libtorch the RSM products run there (one GEMM per centre,
 //! through the sdk's `Tensor::matmul`), the ranking on the CPU threads.
-use crate::rank::{f32_key, radix_sort_keys, refine, spearman_sorted, Histograms, RankedModels};
+use crate::rank::{
+    f32_key, refine, scatter_top, sort_buckets, spearman_sorted, spearman_sorted_single,
+    RankedModels, TopHistogram,
+};
 use emoscope_sdk::fmri::sphere::{Sphere, VoxelGrid};
 use emoscope_sdk::{bail, ensure, Ctx, Device, Result, Tensor};
 use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
@@ -272,8 +275,36 @@ enum Gram<'a> {
     F64(&'a [f64]),
 }
 
+/// Calls `f(k, value)` for every pair k (row-major over the upper triangle) with its f32
+/// similarity (for Euclidean, a·b − |a|²/2 − |b|²/2).
+#[inline(always)]
+fn for_each_f32(s: &[f32], m: usize, euclid: Option<&[f64]>, mut f: impl FnMut(usize, f32)) {
+    let mut k = 0usize;
+    for i in 0..m {
+        let row = &s[i * m + i + 1..(i + 1) * m];
+        match euclid {
+            None => {
+                for &x in row {
+                    f(k, x);
+                    k += 1;
+                }
+            }
+            Some(hn) => {
+                for (j, &x) in row.iter().enumerate() {
+                    // −|a − b|²/2 = a·b − |a|²/2 − |b|²/2: the order of −|a − b|
+                    f(k, (x as f64 - hn[i] - hn[i + 1 + j]) as f32);
+                    k += 1;
+                }
+            }
+        }
+    }
+}
+
 /// Rank the upper triangle of the Gram matrix (plus the Euclidean norm terms) and correlate it
-/// with every model.
+/// with every model. The similarities are read twice (the histogram of the sort's leading digit,
+/// then each item goes straight to its bucket), the buckets are sorted in cache; with a single
+/// model (f32) the item's payload is that model's rank instead of the pair index, so the
+/// Spearman sums read sequentially.
 #[allow(clippy::too_many_arguments)]
 fn rank_and_score(
     g: Gram,
@@ -285,31 +316,29 @@ fn rank_and_score(
     exact: &mut [f64],
     out: &mut [f64],
 ) {
-    items.clear();
-    let mut h = Histograms::new();
-    let mut k = 0u64;
-    let mut push = |val: f32, items: &mut Vec<u64>, k: &mut u64| {
-        let it = ((f32_key(val) as u64) << 32) | *k;
-        h.add(it);
-        items.push(it);
-        *k += 1;
-    };
+    let n = m * (m - 1) / 2;
+    items.resize(n, 0);
+    buf.resize(n, 0);
+    let key = |x: f32| (f32_key(x) as u64) << 32;
+    let mut h = TopHistogram::new();
+    let single = models.n_models == 1 && matches!(g, Gram::F32(_));
     match g {
         Gram::F32(s) => {
-            for i in 0..m {
-                let row = &s[i * m + i + 1..(i + 1) * m];
-                match euclid {
-                    None => row.iter().for_each(|&x| push(x, items, &mut k)),
-                    Some(hn) => {
-                        for (j, &x) in row.iter().enumerate() {
-                            // −|a − b|²/2 = a·b − |a|²/2 − |b|²/2: the order of −|a − b|
-                            push((x as f64 - hn[i] - hn[i + 1 + j]) as f32, items, &mut k);
-                        }
-                    }
-                }
+            for_each_f32(s, m, euclid, |_, x| h.add(key(x)));
+            let mut offs = h.offsets();
+            if single {
+                let twice = &models.twice[..n];
+                for_each_f32(s, m, euclid, |k, x| {
+                    scatter_top(key(x) | twice[k] as u32 as u64, &mut offs, buf)
+                });
+            } else {
+                for_each_f32(s, m, euclid, |k, x| {
+                    scatter_top(key(x) | k as u64, &mut offs, buf)
+                });
             }
         }
         Gram::F64(s) => {
+            let mut k = 0usize;
             for i in 0..m {
                 let row = &s[i * m + i + 1..(i + 1) * m];
                 for (j, &x) in row.iter().enumerate() {
@@ -320,14 +349,21 @@ fn rank_and_score(
                     // snapped to multiples of 2^-32: similarities that are mathematically equal
                     // (discrete Spearman values, constant patterns) tie whatever the rounding
                     let val = (val * SNAP).round() / SNAP;
-                    exact[k as usize] = val;
-                    push(val as f32, items, &mut k);
+                    exact[k] = val;
+                    h.add(key(val as f32));
+                    k += 1;
                 }
+            }
+            let mut offs = h.offsets();
+            for (k, &val) in exact[..n].iter().enumerate() {
+                scatter_top(key(val as f32) | k as u64, &mut offs, buf);
             }
         }
     }
-    radix_sort_keys(items, buf, &h);
+    sort_buckets(buf, items, &h);
+    std::mem::swap(items, buf);
     match g {
+        Gram::F32(_) if single => spearman_sorted_single(items, models, out),
         Gram::F32(_) => spearman_sorted(items, None, models, out),
         Gram::F64(_) => {
             refine(items, exact);
@@ -530,4 +566,55 @@ fn device_scores(
         out.extend(scored);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod profile_tmp {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn profile_phases() {
+        let m = 1000;
+        let v = 93;
+        let nvox = 200;
+        let mut r = emoscope_sdk::ctx::Rng::seed_from_u64(3);
+        let yt = Array2::<f32>::from_shape_fn((nvox, m), |_| r.random::<f32>() - 0.5);
+        let model: Vec<f64> = (0..m * (m - 1) / 2).map(|_| r.random::<f64>()).collect();
+        let model2: Vec<f64> = (0..m * (m - 1) / 2).map(|_| r.random::<f64>()).collect();
+        for models in [RankedModels::new(&[model.clone()]), RankedModels::new(&[model, model2])] {
+            for prec in [Precision::F32, Precision::F64] {
+                let mut sc = Scratch::new(m, prec);
+                let reps = 20;
+                let (mut tp, mut tg, mut tr) = (0.0, 0.0, 0.0);
+                let mut out = vec![0.0; models.n_models];
+                let mut sink = 0.0;
+                for rep in 0..reps + 2 {
+                    let nb: Vec<u32> =
+                        (0..v as u32).map(|i| (i + rep as u32 * 3) % nvox as u32).collect();
+                    let t0 = Instant::now();
+                    prepare(yt.view(), &nb, Metric::Pearson, prec, &mut sc);
+                    let t1 = Instant::now();
+                    gram_cpu(m, v, prec, &mut sc);
+                    let t2 = Instant::now();
+                    let g = match prec {
+                        Precision::F32 => Gram::F32(&sc.s),
+                        Precision::F64 => Gram::F64(&sc.s64),
+                    };
+                    rank_and_score(g, m, None, &models, &mut sc.items, &mut sc.buf, &mut sc.exact, &mut out);
+                    let t3 = Instant::now();
+                    sink += out[0];
+                    if rep >= 2 {
+                        tp += (t1 - t0).as_secs_f64();
+                        tg += (t2 - t1).as_secs_f64();
+                        tr += (t3 - t2).as_secs_f64();
+                    }
+                }
+                let f = 1e3 / reps as f64;
+                eprintln!("models {} {prec:?}: prepare {:.2} ms, gram {:.2} ms, rank+score {:.2} ms (sink {sink})", models.n_models, tp * f, tg * f, tr * f);
+            }
+        }
+    }
 }
