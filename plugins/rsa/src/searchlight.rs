@@ -322,6 +322,7 @@ fn rank_and_score(
     let key = |x: f32| (f32_key(x) as u64) << 32;
     let mut h = TopHistogram::new();
     let single = models.n_models == 1 && matches!(g, Gram::F32(_));
+    let tt0 = std::time::Instant::now();
     match g {
         Gram::F32(s) => {
             for_each_f32(s, m, euclid, |_, x| h.add(key(x)));
@@ -360,8 +361,10 @@ fn rank_and_score(
             }
         }
     }
+    let tt1 = std::time::Instant::now();
     sort_buckets(buf, items, &h);
     std::mem::swap(items, buf);
+    let tt2 = std::time::Instant::now();
     match g {
         Gram::F32(_) if single => spearman_sorted_single(items, models, out),
         Gram::F32(_) => spearman_sorted(items, None, models, out),
@@ -370,7 +373,13 @@ fn rank_and_score(
             spearman_sorted(items, Some(exact), models, out)
         }
     }
+    let tt3 = std::time::Instant::now();
+    use std::sync::atomic::Ordering::Relaxed;
+    TT[0].fetch_add((tt1 - tt0).as_nanos() as u64, Relaxed);
+    TT[1].fetch_add((tt2 - tt1).as_nanos() as u64, Relaxed);
+    TT[2].fetch_add((tt3 - tt2).as_nanos() as u64, Relaxed);
 }
+pub static TT: [std::sync::atomic::AtomicU64; 3] = [const { std::sync::atomic::AtomicU64::new(0) }; 3];
 
 /// Run the searchlight. `y` is stimuli × voxels (already restricted to the selected stimuli),
 /// `coords` voxels × 3, `mask` the volume, `models` ranked over the selected stimuli's pairs.
@@ -613,6 +622,8 @@ mod profile_tmp {
                     }
                 }
                 let f = 1e3 / reps as f64;
+                let tt: Vec<f64> = TT.iter().map(|a| a.swap(0, std::sync::atomic::Ordering::Relaxed) as f64 * 1e-9 * f / (reps + 2) as f64 * reps as f64).collect();
+                eprintln!("   keys+scatter {:.2} sort {:.2} spearman {:.2}", tt[0], tt[1], tt[2]);
                 eprintln!("models {} {prec:?}: prepare {:.2} ms, gram {:.2} ms, rank+score {:.2} ms (sink {sink})", models.n_models, tp * f, tg * f, tr * f);
             }
         }
