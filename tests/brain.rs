@@ -60,3 +60,40 @@ fn synthetic_world_neural_alignment_is_recovered() {
     let rows = std::fs::read_to_string(out.join("roi_rows.csv")).unwrap();
     assert!(rows.lines().count() == 1 + 2 * 4 * 15, "one row per metric × model × ROI");
 }
+
+#[test]
+fn shard_flag_is_the_default_shard_of_every_splitting_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        let X = tensor::randn([60, 3], #{seed: 1});
+        let Y = tensor::astype(tensor::randn([60, 600], #{seed: 2}), "f32");
+        let e = encoding::ridge_cv(X, Y, #{alphas: [1.0, 10.0]});
+        let whole = encoding::ridge_cv(X, Y, #{alphas: [1.0, 10.0], shard: "1/1"});
+        io::save(#{shard: e.shard, voxels: e.voxels, r: e.r.to_list(), whole: whole.voxels}, out + "/e.json");
+        "#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_emoscope"))
+        .arg("run")
+        .arg(&script)
+        .arg("--out")
+        .arg(&out)
+        .args(["--quiet", "--shard", "2/3"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("e.json")).unwrap()).unwrap();
+    // 600 voxels are 3 batches of 256, 256 and 88: shard 2/3 is the second batch.
+    assert_eq!(v["shard"], "2/3");
+    assert_eq!(v["voxels"], serde_json::json!([256, 512]));
+    assert!(v["r"][0].is_null() && v["r"][300].is_f64() && v["r"][599].is_null());
+    assert_eq!(v["whole"], serde_json::json!([0, 600]), "an explicit shard wins");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["shard"], "2/3");
+}

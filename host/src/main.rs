@@ -65,6 +65,11 @@ struct RunOpts {
     /// No progress bars or info messages
     #[arg(long)]
     quiet: bool,
+    /// Run shard K of N (1-based) of every step that splits its work (encoding::ridge_cv voxels,
+    /// rsa::searchlight centres) unless a call gives its own `shard`; join the parts with
+    /// encoding::merge / rsa::merge. For job arrays: --shard $SLURM_ARRAY_TASK_ID/N
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
 }
 
 fn settings(o: &RunOpts, default_out: &str, log: bool) -> Result<Settings, String> {
@@ -87,6 +92,7 @@ fn settings(o: &RunOpts, default_out: &str, log: bool) -> Result<Settings, Strin
     let out_dir = o.out.clone().unwrap_or_else(|| PathBuf::from(default_out));
     Ok(Settings {
         seed: o.seed,
+        shard: o.shard.clone(),
         device,
         threads: o.threads.unwrap_or_else(rayon::current_num_threads),
         log_file: log.then(|| out_dir.join("emoscope.log")),

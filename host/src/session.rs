@@ -18,6 +18,8 @@ pub struct Settings {
     pub threads: usize,
     pub out_dir: PathBuf,
     pub quiet: bool,
+    /// `--shard K/N`: the default shard of steps that split their work.
+    pub shard: Option<String>,
     /// Append log lines to this file (a `run` writes `OUT/emoscope.log`).
     pub log_file: Option<PathBuf>,
 }
@@ -30,6 +32,7 @@ impl Default for Settings {
             threads: rayon::current_num_threads(),
             out_dir: PathBuf::from("."),
             quiet: false,
+            shard: None,
             log_file: None,
         }
     }
@@ -209,14 +212,16 @@ impl Session {
     }
 
     pub fn ctx(&self) -> Ctx {
-        Ctx::new(
+        let mut ctx = Ctx::new(
             self.services.clone(),
             self.cancel.clone(),
             self.settings.seed,
             self.settings.device,
             self.settings.out_dir.clone(),
             self.settings.threads,
-        )
+        );
+        ctx.shard = self.settings.shard.clone();
+        ctx
     }
 
     /// A script's `print`: standard output, and the log file.
@@ -285,6 +290,7 @@ impl Session {
             "script_sha256": script.map(|(_, text)| emoscope_sdk::io::sha256_bytes(text.as_bytes())),
             "set": set,
             "seed": self.settings.seed,
+            "shard": self.settings.shard,
             "rng": RNG_ALGORITHM,
             "device": self.settings.device.to_string(),
             "threads": self.settings.threads,

@@ -98,6 +98,9 @@ pub struct Ctx {
     pub out_dir: PathBuf,
     /// Worker threads (`--threads`), already applied to rayon's global pool.
     pub threads: usize,
+    /// The run's shard (`--shard K/N`): the default of steps that split their work (voxels,
+    /// searchlight centres) for a job array.
+    pub shard: Option<String>,
     host: Arc<dyn HostServices>,
 }
 
@@ -116,6 +119,7 @@ impl Ctx {
             device,
             out_dir,
             threads,
+            shard: None,
             host,
         }
     }

@@ -220,7 +220,8 @@ impl Plugin for Encoding {
                     None => None,
                 };
                 let device = device_of(&o.device, ctx)?;
-                let (range, shard) = shard_range(o.shard.as_deref(), y.ncols(), ridge::batch_size(device))?;
+                let shard = o.shard.clone().or_else(|| ctx.shard.clone());
+                let (range, shard) = shard_range(shard.as_deref(), y.ncols(), ridge::batch_size(device))?;
                 let cfg = ridge::Config {
                     outer: o.outer,
                     inner: o.inner,

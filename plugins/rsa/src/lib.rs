@@ -73,8 +73,8 @@ struct SearchlightOptions {
     inclusive: bool,
     #[serde(default)]
     device: Option<String>,
-    #[serde(default = "whole")]
-    shard: String,
+    #[serde(default)]
+    shard: Option<String>,
     #[serde(default = "f32_name")]
     precision: String,
 }
@@ -415,7 +415,8 @@ pub fn searchlight_value(
 ) -> Result<Value> {
     let o: SearchlightOptions = options::parse(opts)?;
     let metric = searchlight::Metric::parse(&o.metric)?;
-    let shard = searchlight::parse_shard(&o.shard)?;
+    let shard_text = o.shard.or_else(|| ctx.shard.clone()).unwrap_or_else(whole);
+    let shard = searchlight::parse_shard(&shard_text)?;
     let precision = match o.precision.as_str() {
         "f64" => searchlight::Precision::F64,
         "f32" => searchlight::Precision::F32,
