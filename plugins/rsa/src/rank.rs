@@ -6,11 +6,8 @@
 #[inline(always)]
 pub fn f32_key(x: f32) -> u32 {
     let b = (x + 0.0).to_bits();
-    if b & 0x8000_0000 != 0 {
-        !b
-    } else {
-        b | 0x8000_0000
-    }
+    // negative: all bits flipped; positive: the sign bit set (branch-free: signs are random)
+    b ^ (((b as i32 >> 31) as u32) | 0x8000_0000)
 }
 
 /// The sort's leading digit: the top 11 bits of the key (bits 53..64 of an item).
@@ -156,6 +153,7 @@ fn lsd_low(d: &mut [u64], tmp: &mut [u64]) {
 
 /// Stable radix sort of `items` by their upper 32 bits (the key; the lower 32 bits carry a
 /// payload), using `buf` as scratch: one pass by the leading 11 bits, then each bucket in cache.
+#[cfg(test)]
 pub fn radix_sort_keys(items: &mut Vec<u64>, buf: &mut Vec<u64>) {
     let n = items.len();
     buf.resize(n, 0);
@@ -537,7 +535,11 @@ mod tests {
                 ranked.sort_by_key(|&it| it >> 32);
                 let mut single = [0.0];
                 spearman_sorted_single(&ranked, &one, &mut single);
-                assert_eq!(single[0].to_bits(), out[j].to_bits(), "{single:?} vs {out:?}");
+                assert_eq!(
+                    single[0].to_bits(),
+                    out[j].to_bits(),
+                    "{single:?} vs {out:?}"
+                );
             }
             assert!((out[0] - spearman(&v64, &m1)).abs() < 1e-12, "{out:?}");
             assert!((out[1] - spearman(&v64, &m2)).abs() < 1e-12, "{out:?}");

@@ -5,8 +5,11 @@
 //! - the patterns (stimuli × sphere voxels, f32, each stimulus centred and scaled to unit length
 //!   for Pearson) go through one triangular f32 GEMM (faer), computing only the strict lower
 //!   triangle, which column by column is the RSM's upper triangle row by row;
-//! - the M(M − 1)/2 similarities are ranked by an LSD radix sort of their f32 keys with the pair
-//!   index as payload (3 passes of 11 bits);
+//! - the M(M − 1)/2 similarities are ranked by a radix sort of their f32 keys with the pair
+//!   index as payload (or, with a single model in f32, that model's rank): the Gram matrix is read
+//!   twice, once for the histogram of the leading 11 key bits and once to place each item straight
+//!   into its bucket, then every bucket is sorted in cache by the lower 21 bits (LSD passes of 11
+//!   and 10 bits; insertion sort for small buckets);
 //! - every model's upper triangle was ranked once, tie-aware, centred and doubled to integers, so
 //!   Spearman is an exact integer sum over the sorted order (equal keys share their average rank;
 //!   the tie correction of the neural norm is exact too) divided by the two norms.
@@ -322,7 +325,6 @@ fn rank_and_score(
     let key = |x: f32| (f32_key(x) as u64) << 32;
     let mut h = TopHistogram::new();
     let single = models.n_models == 1 && matches!(g, Gram::F32(_));
-    let tt0 = std::time::Instant::now();
     match g {
         Gram::F32(s) => {
             for_each_f32(s, m, euclid, |_, x| h.add(key(x)));
@@ -361,10 +363,8 @@ fn rank_and_score(
             }
         }
     }
-    let tt1 = std::time::Instant::now();
     sort_buckets(buf, items, &h);
     std::mem::swap(items, buf);
-    let tt2 = std::time::Instant::now();
     match g {
         Gram::F32(_) if single => spearman_sorted_single(items, models, out),
         Gram::F32(_) => spearman_sorted(items, None, models, out),
@@ -373,13 +373,7 @@ fn rank_and_score(
             spearman_sorted(items, Some(exact), models, out)
         }
     }
-    let tt3 = std::time::Instant::now();
-    use std::sync::atomic::Ordering::Relaxed;
-    TT[0].fetch_add((tt1 - tt0).as_nanos() as u64, Relaxed);
-    TT[1].fetch_add((tt2 - tt1).as_nanos() as u64, Relaxed);
-    TT[2].fetch_add((tt3 - tt2).as_nanos() as u64, Relaxed);
 }
-pub static TT: [std::sync::atomic::AtomicU64; 3] = [const { std::sync::atomic::AtomicU64::new(0) }; 3];
 
 /// Run the searchlight. `y` is stimuli × voxels (already restricted to the selected stimuli),
 /// `coords` voxels × 3, `mask` the volume, `models` ranked over the selected stimuli's pairs.
@@ -575,57 +569,4 @@ fn device_scores(
         out.extend(scored);
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod profile_tmp {
-    use super::*;
-    use rand::{RngExt, SeedableRng};
-    use std::time::Instant;
-
-    #[test]
-    #[ignore]
-    fn profile_phases() {
-        let m = 1000;
-        let v = 93;
-        let nvox = 200;
-        let mut r = emoscope_sdk::ctx::Rng::seed_from_u64(3);
-        let yt = Array2::<f32>::from_shape_fn((nvox, m), |_| r.random::<f32>() - 0.5);
-        let model: Vec<f64> = (0..m * (m - 1) / 2).map(|_| r.random::<f64>()).collect();
-        let model2: Vec<f64> = (0..m * (m - 1) / 2).map(|_| r.random::<f64>()).collect();
-        for models in [RankedModels::new(&[model.clone()]), RankedModels::new(&[model, model2])] {
-            for prec in [Precision::F32, Precision::F64] {
-                let mut sc = Scratch::new(m, prec);
-                let reps = 20;
-                let (mut tp, mut tg, mut tr) = (0.0, 0.0, 0.0);
-                let mut out = vec![0.0; models.n_models];
-                let mut sink = 0.0;
-                for rep in 0..reps + 2 {
-                    let nb: Vec<u32> =
-                        (0..v as u32).map(|i| (i + rep as u32 * 3) % nvox as u32).collect();
-                    let t0 = Instant::now();
-                    prepare(yt.view(), &nb, Metric::Pearson, prec, &mut sc);
-                    let t1 = Instant::now();
-                    gram_cpu(m, v, prec, &mut sc);
-                    let t2 = Instant::now();
-                    let g = match prec {
-                        Precision::F32 => Gram::F32(&sc.s),
-                        Precision::F64 => Gram::F64(&sc.s64),
-                    };
-                    rank_and_score(g, m, None, &models, &mut sc.items, &mut sc.buf, &mut sc.exact, &mut out);
-                    let t3 = Instant::now();
-                    sink += out[0];
-                    if rep >= 2 {
-                        tp += (t1 - t0).as_secs_f64();
-                        tg += (t2 - t1).as_secs_f64();
-                        tr += (t3 - t2).as_secs_f64();
-                    }
-                }
-                let f = 1e3 / reps as f64;
-                let tt: Vec<f64> = TT.iter().map(|a| a.swap(0, std::sync::atomic::Ordering::Relaxed) as f64 * 1e-9 * f / (reps + 2) as f64 * reps as f64).collect();
-                eprintln!("   keys+scatter {:.2} sort {:.2} spearman {:.2}", tt[0], tt[1], tt[2]);
-                eprintln!("models {} {prec:?}: prepare {:.2} ms, gram {:.2} ms, rank+score {:.2} ms (sink {sink})", models.n_models, tp * f, tg * f, tr * f);
-            }
-        }
-    }
 }
