@@ -44,17 +44,22 @@ fn batch(x_basis: &Basis, y: ArrayView2<f32>, alphas: &Alphas, cols: std::ops::R
     yc -= &mean;
     let cb = matmul(x_basis.u.t(), yc.view()); // r × bv
     let u2 = x_basis.u.mapv(|a| a * a);
-    // The leave-one-out residuals at one alpha, for the voxels `vs` of this batch.
-    let loo = |alpha: f64| -> (Array2<f64>, Array1<f64>) {
+    // At one alpha: the fitted values (n × bv, a GEMM) and 1 / (1 − h_ii) per stimulus. The
+    // residual (y_i − ŷ_i) / (1 − h_ii) is formed on the fly, row by row (contiguous).
+    let fit = |alpha: f64| -> (Array2<f64>, Vec<f64>) {
         let f: Array1<f64> = x_basis.s.iter().map(|&s| s * s / (s * s + alpha)).collect();
         let lev = u2.dot(&f) + 1.0 / n as f64;
         let fitted = matmul(x_basis.u.view(), (&cb * &f.view().insert_axis(Axis(1))).view());
-        let mut e = &yc - &fitted;
-        for (mut row, &h) in e.axis_iter_mut(Axis(0)).zip(&lev) {
-            row /= 1.0 - h;
+        (fitted, lev.iter().map(|h| 1.0 / (1.0 - h)).collect())
+    };
+    // Copy the residuals of the voxels flagged in `take` into `e`.
+    let keep = |e: &mut Array2<f64>, fitted: &Array2<f64>, inv: &[f64], take: &[bool]| {
+        for i in 0..n {
+            let (yr, fr, mut er) = (yc.row(i), fitted.row(i), e.row_mut(i));
+            for v in (0..bv).filter(|&v| take[v]) {
+                er[v] = (yr[v] - fr[v]) * inv[i];
+            }
         }
-        let mse = e.map_axis(Axis(0), |c| c.dot(&c));
-        (e, mse)
     };
     let (e, used) = match alphas {
         Alphas::PerVoxel(a) => {
@@ -64,10 +69,9 @@ fn batch(x_basis: &Basis, y: ArrayView2<f32>, alphas: &Alphas, cols: std::ops::R
             distinct.sort_by(f64::total_cmp);
             distinct.dedup();
             for alpha in distinct {
-                let (ea, _) = loo(alpha);
-                for v in (0..bv).filter(|&v| a[v] == alpha) {
-                    e.column_mut(v).assign(&ea.column(v));
-                }
+                let (fitted, inv) = fit(alpha);
+                let take: Vec<bool> = a.iter().map(|&x| x == alpha).collect();
+                keep(&mut e, &fitted, &inv, &take);
             }
             (e, a.to_vec())
         }
@@ -75,15 +79,28 @@ fn batch(x_basis: &Basis, y: ArrayView2<f32>, alphas: &Alphas, cols: std::ops::R
             let mut best_e = Array2::<f64>::zeros((n, bv));
             let mut best = vec![f64::NEG_INFINITY; bv];
             let mut used = vec![grid[0]; bv];
+            let mut sse = vec![0.0; bv];
             for &alpha in grid {
-                let (ea, mse) = loo(alpha);
+                let (fitted, inv) = fit(alpha);
+                sse.iter_mut().for_each(|x| *x = 0.0);
+                for i in 0..n {
+                    let (yr, fr) = (yc.row(i), fitted.row(i));
+                    for v in 0..bv {
+                        let e = (yr[v] - fr[v]) * inv[i];
+                        sse[v] += e * e;
+                    }
+                }
+                let mut take = vec![false; bv];
                 for v in 0..bv {
-                    let score = -mse[v] / n as f64 + alpha.ln() * 1e-10;
+                    let score = -sse[v] / n as f64 + alpha.ln() * 1e-10;
                     if score > best[v] {
                         best[v] = score;
                         used[v] = alpha;
-                        best_e.column_mut(v).assign(&ea.column(v));
+                        take[v] = true;
                     }
+                }
+                if take.iter().any(|&t| t) {
+                    keep(&mut best_e, &fitted, &inv, &take);
                 }
             }
             (best_e, used)
