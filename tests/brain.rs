@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::Command;
 
 fn example(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/examples").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts/examples")
+        .join(name)
 }
 
 #[test]
@@ -18,7 +20,15 @@ fn synthetic_world_neural_alignment_is_recovered() {
         .arg(example("brain.rhai"))
         .arg("--out")
         .arg(&out)
-        .args(["--quiet", "--set", "stimuli=240", "--set", "subjects=4", "--set", "grid=16"])
+        .args([
+            "--quiet",
+            "--set",
+            "stimuli=240",
+            "--set",
+            "subjects=4",
+            "--set",
+            "grid=16",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -43,11 +53,20 @@ fn synthetic_world_neural_alignment_is_recovered() {
         );
     }
     let top = truth[0];
-    assert!(enc(top, "encoding_signal") > enc(top, "encoding_no_signal") + 0.2, "{s}");
-    assert!(enc(top, "searchlight_signal") > enc(top, "searchlight_no_signal"), "{s}");
+    assert!(
+        enc(top, "encoding_signal") > enc(top, "encoding_no_signal") + 0.2,
+        "{s}"
+    );
+    assert!(
+        enc(top, "searchlight_signal") > enc(top, "searchlight_no_signal"),
+        "{s}"
+    );
     assert!(enc(top, "fdr_voxels") >= 20.0, "{s}");
     assert!(enc(top, "fdr_inside_signal") > 0.9, "{s}");
-    assert!(s["voxel_compare"]["fraction_a_better"].as_f64().unwrap() > 0.6, "{s}");
+    assert!(
+        s["voxel_compare"]["fraction_a_better"].as_f64().unwrap() > 0.6,
+        "{s}"
+    );
     // The brain maps and the group tables are written.
     for f in [
         "maps/sub-01_MLLM_encoding.nii.gz",
@@ -58,7 +77,10 @@ fn synthetic_world_neural_alignment_is_recovered() {
         assert!(out.join(f).exists(), "{f} missing");
     }
     let rows = std::fs::read_to_string(out.join("roi_rows.csv")).unwrap();
-    assert!(rows.lines().count() == 1 + 2 * 4 * 15, "one row per metric × model × ROI");
+    assert!(
+        rows.lines().count() == 1 + 2 * 4 * 15,
+        "one row per metric × model × ROI"
+    );
 }
 
 #[test]
@@ -92,7 +114,11 @@ fn shard_flag_is_the_default_shard_of_every_splitting_step() {
     assert_eq!(v["shard"], "2/3");
     assert_eq!(v["voxels"], serde_json::json!([256, 512]));
     assert!(v["r"][0].is_null() && v["r"][300].is_f64() && v["r"][599].is_null());
-    assert_eq!(v["whole"], serde_json::json!([0, 600]), "an explicit shard wins");
+    assert_eq!(
+        v["whole"],
+        serde_json::json!([0, 600]),
+        "an explicit shard wins"
+    );
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["shard"], "2/3");

@@ -456,6 +456,13 @@ fn one_sided_ttests_match_scipy() {
     close(&v["greater"], 0.09704063466354303, "greater");
     close(&v["less"], 0.9029593653364569, "less");
     close(&v["y_greater"], 0.9681509659067669, "y greater");
-    let o = run_script(dir.path(), "stats::ttest(tensor::from([1.0, 2.0]), #{alternative: \"bigger\"});");
-    assert!(stderr(&o).contains("unknown alternative 'bigger'"), "{}", stderr(&o));
+    let o = run_script(
+        dir.path(),
+        "stats::ttest(tensor::from([1.0, 2.0]), #{alternative: \"bigger\"});",
+    );
+    assert!(
+        stderr(&o).contains("unknown alternative 'bigger'"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -37,13 +37,20 @@ pub fn kfold(items: &[usize], k: usize, groups: Option<&[i64]>, what: &str) -> R
                     })
                     .push(p);
             }
-            order.into_iter().map(|l| members.remove(&l).unwrap_or_default()).collect()
+            order
+                .into_iter()
+                .map(|l| members.remove(&l).unwrap_or_default())
+                .collect()
         }
     };
     ensure!(
         units.len() >= k,
         "{what}: {k} folds need at least {k} {}, got {}",
-        if groups.is_some() { "groups" } else { "stimuli" },
+        if groups.is_some() {
+            "groups"
+        } else {
+            "stimuli"
+        },
         units.len()
     );
     let mut out = Vec::with_capacity(k);
@@ -95,6 +102,10 @@ mod tests {
         assert_eq!(f[0].test, vec![0, 1, 2, 3, 4]);
         assert_eq!(f[1].test, vec![5, 6, 7]);
         let e = kfold(&items, 5, Some(&groups), "outer CV").unwrap_err();
-        assert!(e.to_string().contains("5 folds need at least 5 groups, got 4"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("5 folds need at least 5 groups, got 4"),
+            "{e}"
+        );
     }
 }

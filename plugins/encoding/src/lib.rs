@@ -55,14 +55,20 @@ struct LooOpt {
 
 /// The study's grid: 100 log-spaced values in [1e-3, 1e3].
 pub fn default_alphas() -> Vec<f64> {
-    (0..100).map(|i| 10f64.powf(-3.0 + 6.0 * i as f64 / 99.0)).collect()
+    (0..100)
+        .map(|i| 10f64.powf(-3.0 + 6.0 * i as f64 / 99.0))
+        .collect()
 }
 
 fn alphas_opt(t: &Option<Tensor>) -> Result<Vec<f64>> {
     Ok(match t {
         None => default_alphas(),
         Some(t) => {
-            ensure!(t.ndim() <= 1, "alphas must be a vector, got shape {:?}", t.shape());
+            ensure!(
+                t.ndim() <= 1,
+                "alphas must be a vector, got shape {:?}",
+                t.shape()
+            );
             t.to_vec_f64()?
         }
     })
@@ -71,17 +77,27 @@ fn alphas_opt(t: &Option<Tensor>) -> Result<Vec<f64>> {
 /// `"K/N"` (1-based K) → the voxel range of shard K when the voxels' batches are split into
 /// N contiguous parts. Shards cut at batch boundaries, so every voxel is computed in the same
 /// batch as in a whole run and merged shards equal a whole run bit for bit.
-pub fn shard_range(shard: Option<&str>, voxels: usize, size: usize) -> Result<(std::ops::Range<usize>, String)> {
+pub fn shard_range(
+    shard: Option<&str>,
+    voxels: usize,
+    size: usize,
+) -> Result<(std::ops::Range<usize>, String)> {
     let Some(s) = shard else {
         return Ok((0..voxels, "1/1".into()));
     };
-    let parsed = s
-        .split_once('/')
-        .and_then(|(k, n)| Some((k.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?)));
+    let parsed = s.split_once('/').and_then(|(k, n)| {
+        Some((
+            k.trim().parse::<usize>().ok()?,
+            n.trim().parse::<usize>().ok()?,
+        ))
+    });
     let Some((k, n)) = parsed else {
         bail!("shard must look like \"K/N\" (shard K of N, 1-based), got \"{s}\"")
     };
-    ensure!(n >= 1 && k >= 1 && k <= n, "shard \"{s}\": K must be in 1..=N");
+    ensure!(
+        n >= 1 && k >= 1 && k <= n,
+        "shard \"{s}\": K must be in 1..=N"
+    );
     let batches = voxels.div_ceil(size);
     let (b0, b1) = ((k - 1) * batches / n, k * batches / n);
     Ok((
@@ -90,7 +106,13 @@ pub fn shard_range(shard: Option<&str>, voxels: usize, size: usize) -> Result<(s
     ))
 }
 
-fn ridge_value(o: &ridge::Output, range: &std::ops::Range<usize>, shard: &str, opt: &RidgeOpt, n_alphas: usize) -> Value {
+fn ridge_value(
+    o: &ridge::Output,
+    range: &std::ops::Range<usize>,
+    shard: &str,
+    opt: &RidgeOpt,
+    n_alphas: usize,
+) -> Value {
     let mut m = vmap! {
         "r" => Tensor::from_array(o.r.clone()),
         "alphas" => Tensor::from_array(o.alphas.clone()),
@@ -101,11 +123,20 @@ fn ridge_value(o: &ridge::Output, range: &std::ops::Range<usize>, shard: &str, o
         "n_alphas" => n_alphas,
     };
     if let (Value::Map(m), Some((w, b))) = (&mut m, &o.weights) {
-        m.insert("weights".into(), Value::Tensor(Tensor::from_array(w.clone())));
-        m.insert("intercepts".into(), Value::Tensor(Tensor::from_array(b.clone())));
+        m.insert(
+            "weights".into(),
+            Value::Tensor(Tensor::from_array(w.clone())),
+        );
+        m.insert(
+            "intercepts".into(),
+            Value::Tensor(Tensor::from_array(b.clone())),
+        );
     }
     if let (Value::Map(m), true) = (&mut m, opt.predictions) {
-        m.insert("predictions".into(), Value::Tensor(Tensor::from_array(o.predictions.clone())));
+        m.insert(
+            "predictions".into(),
+            Value::Tensor(Tensor::from_array(o.predictions.clone())),
+        );
     }
     m
 }
@@ -116,10 +147,15 @@ fn merge(parts: &[Value]) -> Result<Value> {
     ensure!(!parts.is_empty(), "merge needs at least one shard output");
     let range_of = |p: &Value, i: usize| -> Result<(usize, usize)> {
         let v = p.get("voxels").map_err(|_| {
-            emoscope_sdk::Error::msg(format!("part {i} is not an encoding::ridge_cv result (no `voxels`)"))
+            emoscope_sdk::Error::msg(format!(
+                "part {i} is not an encoding::ridge_cv result (no `voxels`)"
+            ))
         })?;
         let l = v.as_list().unwrap_or_default();
-        match (l.first().and_then(Value::as_i64), l.get(1).and_then(Value::as_i64)) {
+        match (
+            l.first().and_then(Value::as_i64),
+            l.get(1).and_then(Value::as_i64),
+        ) {
             (Some(a), Some(b)) if 0 <= a && a <= b => Ok((a as usize, b as usize)),
             _ => bail!("part {i}: `voxels` must be [start, end]"),
         }
@@ -133,14 +169,22 @@ fn merge(parts: &[Value]) -> Result<Value> {
     let nv = parts[0].get("r")?.to_tensor("r")?.len();
     let mut at = 0;
     for &(a, b, i) in &ranges {
-        ensure!(a <= at, "shards leave voxels {at}..{a} uncovered (missing shard before part {i})");
+        ensure!(
+            a <= at,
+            "shards leave voxels {at}..{a} uncovered (missing shard before part {i})"
+        );
         ensure!(a >= at, "part {i} (voxels {a}..{b}) overlaps another shard");
         at = b;
     }
-    ensure!(at == nv, "shards cover voxels 0..{at} of {nv}: a shard is missing");
+    ensure!(
+        at == nv,
+        "shards cover voxels 0..{at} of {nv}: a shard is missing"
+    );
     let mut out = parts[ranges[0].2].as_map().cloned().unwrap_or_default();
     for key in ["r", "alphas", "weights", "intercepts", "predictions"] {
-        let Ok(first) = parts[0].get(key) else { continue };
+        let Ok(first) = parts[0].get(key) else {
+            continue;
+        };
         let first = first.to_tensor(key)?;
         let mut whole: ArrayD<f64> = first.to_f64()?.to_owned();
         let axis = whole.ndim() - 1;
@@ -160,7 +204,10 @@ fn merge(parts: &[Value]) -> Result<Value> {
         out.insert(key.into(), Value::Tensor(t));
     }
     out.insert("shard".into(), Value::Str("merged".into()));
-    out.insert("voxels".into(), Value::List(vec![Value::from(0usize), Value::from(nv)]));
+    out.insert(
+        "voxels".into(),
+        Value::List(vec![Value::from(0usize), Value::from(nv)]),
+    );
     Ok(Value::Map(out))
 }
 
@@ -216,12 +263,17 @@ impl Plugin for Encoding {
                 let y = args[1].to_tensor("Y")?.matrix::<f32>("Y")?;
                 let alphas = alphas_opt(&o.alphas)?;
                 let groups = match &o.groups {
-                    Some(g) => Some(g.astype(emoscope_sdk::DType::I64).vector::<i64>("groups")?.to_vec()),
+                    Some(g) => Some(
+                        g.astype(emoscope_sdk::DType::I64)
+                            .vector::<i64>("groups")?
+                            .to_vec(),
+                    ),
                     None => None,
                 };
                 let device = device_of(&o.device, ctx)?;
                 let shard = o.shard.clone().or_else(|| ctx.shard.clone());
-                let (range, shard) = shard_range(shard.as_deref(), y.ncols(), ridge::batch_size(device))?;
+                let (range, shard) =
+                    shard_range(shard.as_deref(), y.ncols(), ridge::batch_size(device))?;
                 let cfg = ridge::Config {
                     outer: o.outer,
                     inner: o.inner,
@@ -238,7 +290,9 @@ impl Plugin for Encoding {
                 let x = args[0].to_tensor("X")?.matrix::<f64>("X")?;
                 let y = args[1].to_tensor("Y")?.matrix::<f32>("Y")?;
                 let alphas = match &o.alpha {
-                    Some(a) if a.numel() == 1 => loo::Alphas::PerVoxel(vec![a.to_vec_f64()?[0]; y.ncols()]),
+                    Some(a) if a.numel() == 1 => {
+                        loo::Alphas::PerVoxel(vec![a.to_vec_f64()?[0]; y.ncols()])
+                    }
                     Some(a) => loo::Alphas::PerVoxel(a.to_vec_f64()?),
                     None => loo::Alphas::Grid(alphas_opt(&o.alphas)?),
                 };
@@ -255,4 +309,3 @@ impl Plugin for Encoding {
         }
     }
 }
-

@@ -30,7 +30,12 @@ pub struct Output {
 /// Per-stimulus sums over voxels of p, y, p², y², p·y.
 type Sums = Array2<f64>;
 
-fn batch(x_basis: &Basis, y: ArrayView2<f32>, alphas: &Alphas, cols: std::ops::Range<usize>) -> (Sums, Vec<f64>) {
+fn batch(
+    x_basis: &Basis,
+    y: ArrayView2<f32>,
+    alphas: &Alphas,
+    cols: std::ops::Range<usize>,
+) -> (Sums, Vec<f64>) {
     let n = y.nrows();
     let bv = cols.len();
     let mut yc = Array2::<f64>::zeros((n, bv));
@@ -49,7 +54,10 @@ fn batch(x_basis: &Basis, y: ArrayView2<f32>, alphas: &Alphas, cols: std::ops::R
     let fit = |alpha: f64| -> (Array2<f64>, Vec<f64>) {
         let f: Array1<f64> = x_basis.s.iter().map(|&s| s * s / (s * s + alpha)).collect();
         let lev = u2.dot(&f) + 1.0 / n as f64;
-        let fitted = matmul(x_basis.u.view(), (&cb * &f.view().insert_axis(Axis(1))).view());
+        let fitted = matmul(
+            x_basis.u.view(),
+            (&cb * &f.view().insert_axis(Axis(1))).view(),
+        );
         (fitted, lev.iter().map(|h| 1.0 / (1.0 - h)).collect())
     };
     // Copy the residuals of the voxels flagged in `take` into `e`.
@@ -124,7 +132,12 @@ fn batch(x_basis: &Basis, y: ArrayView2<f32>, alphas: &Alphas, cols: std::ops::R
     (sums, used)
 }
 
-pub fn loo_accuracy(x: ArrayView2<f64>, y: ArrayView2<f32>, alphas: &Alphas, ctx: &Ctx) -> Result<Output> {
+pub fn loo_accuracy(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f32>,
+    alphas: &Alphas,
+    ctx: &Ctx,
+) -> Result<Output> {
     let (n, nv) = y.dim();
     ensure!(
         x.nrows() == n,
@@ -132,7 +145,10 @@ pub fn loo_accuracy(x: ArrayView2<f64>, y: ArrayView2<f32>, alphas: &Alphas, ctx
         x.nrows()
     );
     ensure!(n >= 3, "leave-one-out needs at least 3 stimuli, got {n}");
-    ensure!(nv >= 2, "per-stimulus accuracy is a correlation across voxels: needs at least 2 voxels, got {nv}");
+    ensure!(
+        nv >= 2,
+        "per-stimulus accuracy is a correlation across voxels: needs at least 2 voxels, got {nv}"
+    );
     match alphas {
         Alphas::Grid(g) => ensure!(!g.is_empty(), "alphas is empty"),
         Alphas::PerVoxel(a) => ensure!(
@@ -148,7 +164,9 @@ pub fn loo_accuracy(x: ArrayView2<f64>, y: ArrayView2<f32>, alphas: &Alphas, ctx
         emoscope_sdk::bail!("alphas must be positive and finite, got {a}");
     }
     if let Some(((i, v), val)) = y.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        emoscope_sdk::bail!("the fMRI data has {val} at stimulus {i}, voxel {v}: drop non-finite voxels first");
+        emoscope_sdk::bail!(
+            "the fMRI data has {val} at stimulus {i}, voxel {v}: drop non-finite voxels first"
+        );
     }
     if let Some(((i, j), _)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
         emoscope_sdk::bail!("the embedding has a non-finite value at stimulus {i}, feature {j}");
@@ -174,7 +192,8 @@ pub fn loo_accuracy(x: ArrayView2<f64>, y: ArrayView2<f32>, alphas: &Alphas, ctx
     let mut used = Array1::<f64>::zeros(nv);
     for (start, s, a) in parts? {
         total += &s;
-        used.slice_mut(s![start..start + a.len()]).assign(&Array1::from(a));
+        used.slice_mut(s![start..start + a.len()])
+            .assign(&Array1::from(a));
     }
     let m = nv as f64;
     let accuracy = total

@@ -62,13 +62,15 @@ pub struct Basis {
 impl Basis {
     pub fn new(x: ArrayView2<f64>, rows: &[usize]) -> Result<Basis> {
         let xt = x.select(Axis(0), rows);
-        let mean = xt.mean_axis(Axis(0)).expect("training rows are never empty");
+        let mean = xt
+            .mean_axis(Axis(0))
+            .expect("training rows are never empty");
         let xc = &xt - &mean;
         let (n, p) = xc.dim();
         let m = faer::Mat::<f64>::from_fn(n, p, |i, j| xc[[i, j]]);
-        let svd = m
-            .thin_svd()
-            .map_err(|e| emoscope_sdk::Error::msg(format!("the SVD of the design did not converge: {e:?}")))?;
+        let svd = m.thin_svd().map_err(|e| {
+            emoscope_sdk::Error::msg(format!("the SVD of the design did not converge: {e:?}"))
+        })?;
         let r = n.min(p);
         let (fu, fv) = (svd.U(), svd.V());
         let sv = svd.S().column_vector();
@@ -122,7 +124,11 @@ fn global(split: &Split, items: &[usize]) -> (Vec<usize>, Vec<usize>) {
 }
 
 fn index(rows: &[usize], device: Device) -> Result<Tensor> {
-    Tensor::from_vec(rows.iter().map(|&r| r as i64).collect::<Vec<_>>(), &[rows.len()])?.to_device(device)
+    Tensor::from_vec(
+        rows.iter().map(|&r| r as i64).collect::<Vec<_>>(),
+        &[rows.len()],
+    )?
+    .to_device(device)
 }
 
 fn on(a: Array2<f64>, device: Device) -> Result<Tensor> {
@@ -148,7 +154,12 @@ fn pairs(r: usize) -> (Vec<usize>, Vec<usize>) {
 /// with B = Uᵀ y_train, C = Gᵀ y_val, H = GᵀG, c_ij = 2 for i < j else 1. The coefficients
 /// depend only on the design, so every alpha's score is one matrix product with per-voxel
 /// statistics: one GEMM for all alphas and a batch of voxels.
-fn inner_coefficients(b: &Basis, g: &Array2<f64>, alphas: &[f64], scale: f64) -> (Array2<f64>, Array2<f64>, Array2<f64>) {
+fn inner_coefficients(
+    b: &Basis,
+    g: &Array2<f64>,
+    alphas: &[f64],
+    scale: f64,
+) -> (Array2<f64>, Array2<f64>, Array2<f64>) {
     let h = matmul(g.t(), g.view());
     let r = b.s.len();
     let (pi, pj) = pairs(r);
@@ -182,7 +193,8 @@ fn plan(x: ArrayView2<f64>, cfg: &Config, device: Device) -> Result<Vec<Outer>> 
             let (itrain, ival) = global(&isplit, &train);
             let b = Basis::new(x, &itrain)?;
             let g = b.project(x, &ival);
-            let (e_quad, e_lin, e_yy) = inner_coefficients(&b, &g, &cfg.alphas, 1.0 / (k * ival.len() as f64));
+            let (e_quad, e_lin, e_yy) =
+                inner_coefficients(&b, &g, &cfg.alphas, 1.0 / (k * ival.len() as f64));
             inner.push(Inner {
                 train: index(&itrain, device)?,
                 val: index(&ival, device)?,
@@ -209,7 +221,9 @@ fn plan(x: ArrayView2<f64>, cfg: &Config, device: Device) -> Result<Vec<Outer>> 
 /// Rows of `y` minus their mean, and the mean (a row vector), on the device.
 fn centred(y: &Tensor, rows: &Tensor, n: usize) -> Result<(Tensor, Tensor)> {
     let yr = y.index_select0(rows)?;
-    let m = yr.sum_axis(0)?.binary_scalar(n as f64, false, BinOp::Div, false)?;
+    let m = yr
+        .sum_axis(0)?
+        .binary_scalar(n as f64, false, BinOp::Div, false)?;
     Ok((yr.binary(&m, BinOp::Sub)?, m))
 }
 
@@ -239,7 +253,10 @@ fn scores(yb: &Tensor, o: &Outer, alphas: &[f64], pi: &Tensor, pj: &Tensor) -> R
         });
     }
     let total = total.expect("at least two inner folds");
-    let mut s = total.to_device(Device::Cpu)?.matrix::<f64>("scores")?.to_owned();
+    let mut s = total
+        .to_device(Device::Cpu)?
+        .matrix::<f64>("scores")?
+        .to_owned();
     for (a, &alpha) in alphas.iter().enumerate() {
         s.row_mut(a).mapv_inplace(|v| v + alpha.ln() * 1e-10);
     }
@@ -303,25 +320,46 @@ fn batch(
     let (n, bv) = (y.nrows(), cols.len());
     let p = plan[0].basis.v.nrows();
     // stimuli × batch, f64, on the device.
-    let yb = yt_dev.narrow0(cols.start, cols.end)?.transpose()?.astype(DType::F64);
+    let yb = yt_dev
+        .narrow0(cols.start, cols.end)?
+        .transpose()?
+        .astype(DType::F64);
     let mut pred = Array2::<f32>::zeros((n, bv));
     let mut chosen = Array2::<f64>::zeros((plan.len(), bv));
-    let mut weights = cfg
-        .weights
-        .then(|| (Array3::<f32>::zeros((plan.len(), p, bv)), Array2::<f32>::zeros((plan.len(), bv))));
+    let mut weights = cfg.weights.then(|| {
+        (
+            Array3::<f32>::zeros((plan.len(), p, bv)),
+            Array2::<f32>::zeros((plan.len(), bv)),
+        )
+    });
     for (fi, o) in plan.iter().enumerate() {
         let sc = scores(&yb, o, &cfg.alphas, pi, pj)?;
         let pick = best(sc.view());
         let (yt, mt) = centred(&yb, &o.train_t, o.train.len())?;
-        let mut w = o.ut.matmul(&yt)?.to_device(Device::Cpu)?.matrix::<f64>("weights")?.to_owned();
-        let mt = mt.to_device(Device::Cpu)?.vector::<f64>("means")?.to_owned();
+        let mut w =
+            o.ut.matmul(&yt)?
+                .to_device(Device::Cpu)?
+                .matrix::<f64>("weights")?
+                .to_owned();
+        let mt = mt
+            .to_device(Device::Cpu)?
+            .vector::<f64>("means")?
+            .to_owned();
         for v in 0..bv {
             let alpha = cfg.alphas[pick[v]];
             chosen[[fi, v]] = alpha;
             let d = o.basis.filter(alpha);
-            w.column_mut(v).iter_mut().zip(&d).for_each(|(a, d)| *a *= d);
+            w.column_mut(v)
+                .iter_mut()
+                .zip(&d)
+                .for_each(|(a, d)| *a *= d);
         }
-        let ps = o.g_test.matmul(&on(w.clone(), device)?)?.to_device(Device::Cpu)?.matrix::<f64>("predictions")?.to_owned();
+        let ps = o
+            .g_test
+            .matmul(&on(w.clone(), device)?)?
+            .to_device(Device::Cpu)?
+            .matrix::<f64>("predictions")?
+            .to_owned();
         for (i, &row) in o.test.iter().enumerate() {
             for v in 0..bv {
                 pred[[row, v]] = (ps[[i, v]] + mt[v]) as f32;
@@ -331,7 +369,8 @@ fn batch(
             // Back to the original units: β = V w, intercept = mean_y − mean_x·β.
             let beta = matmul(o.basis.v.view(), w.view());
             let icpt = &mt - &o.basis.mean.dot(&beta);
-            wt.slice_mut(s![fi, .., ..]).assign(&beta.mapv(|a| a as f32));
+            wt.slice_mut(s![fi, .., ..])
+                .assign(&beta.mapv(|a| a as f32));
             b0.row_mut(fi).assign(&icpt.mapv(|a| a as f32));
         }
     }
@@ -360,7 +399,11 @@ pub fn validate(x: ArrayView2<f64>, y: ArrayView2<f32>, cfg: &Config) -> Result<
     if let Some(a) = cfg.alphas.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
         emoscope_sdk::bail!("alphas must be positive and finite, got {a}");
     }
-    if let Some((i, j)) = x.indexed_iter().find(|(_, v)| !v.is_finite()).map(|(ij, _)| ij) {
+    if let Some((i, j)) = x
+        .indexed_iter()
+        .find(|(_, v)| !v.is_finite())
+        .map(|(ij, _)| ij)
+    {
         emoscope_sdk::bail!("the embedding has a non-finite value at stimulus {i}, feature {j}");
     }
     if let Some(((i, v), val)) = y.indexed_iter().find(|(_, v)| !v.is_finite()) {
@@ -409,7 +452,13 @@ pub fn batch_size(device: Device) -> usize {
 }
 
 /// Nested-CV ridge for every voxel of `cfg.voxels`, on `device` (the CPU engine, or libtorch).
-pub fn ridge_cv(x: ArrayView2<f64>, y: ArrayView2<f32>, cfg: &Config, device: Device, ctx: &Ctx) -> Result<Output> {
+pub fn ridge_cv(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f32>,
+    cfg: &Config,
+    device: Device,
+    ctx: &Ctx,
+) -> Result<Output> {
     validate(x, y, cfg)?;
     ensure!(
         !device.is_torch() || emoscope_sdk::HAS_TORCH,
@@ -422,7 +471,8 @@ pub fn ridge_cv(x: ArrayView2<f64>, y: ArrayView2<f32>, cfg: &Config, device: De
     let (pi, pj) = pairs(r);
     let (pi, pj) = (index(&pi, device)?, index(&pj, device)?);
     // voxels × stimuli, so a batch of voxels is a block of rows on any device.
-    let yt_dev = Tensor::from_shared(y.t().to_owned().into_dyn().into_shared()).to_device(device)?;
+    let yt_dev =
+        Tensor::from_shared(y.t().to_owned().into_dyn().into_shared()).to_device(device)?;
     // Batches start at multiples of the batch size in the whole data, so shards cut the same
     // batches as a whole run.
     let size = batch_size(device);
@@ -450,9 +500,12 @@ pub fn ridge_cv(x: ArrayView2<f64>, y: ArrayView2<f32>, cfg: &Config, device: De
     let mut r = Array1::from_elem(nv, f64::NAN);
     let mut alphas = Array2::from_elem((cfg.outer, nv), f64::NAN);
     let mut predictions = Array2::from_elem((n, nv), f32::NAN);
-    let mut weights = cfg
-        .weights
-        .then(|| (Array3::from_elem((cfg.outer, p, nv), f32::NAN), Array2::from_elem((cfg.outer, nv), f32::NAN)));
+    let mut weights = cfg.weights.then(|| {
+        (
+            Array3::from_elem((cfg.outer, p, nv), f32::NAN),
+            Array2::from_elem((cfg.outer, nv), f32::NAN),
+        )
+    });
     for b in parts? {
         let cols = b.start..b.start + b.r.len();
         r.slice_mut(s![cols.clone()]).assign(&Array1::from(b.r));
