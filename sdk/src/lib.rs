@@ -13,6 +13,7 @@ pub mod io;
 pub mod linalg;
 pub mod options;
 pub mod plugin;
+pub mod shard;
 pub mod stats;
 pub mod tensor;
 pub mod triplets;

@@ -12,6 +12,7 @@ pub mod ridge;
 #[cfg(test)]
 mod tests;
 
+use emoscope_sdk::shard::Shard;
 use emoscope_sdk::{bail, ensure, options, vmap};
 use emoscope_sdk::{Ctx, Device, FnSpec, Map, Plugin, PluginInfo, Result, Tensor, Ty, Value};
 use ndarray::{ArrayD, Axis};
@@ -82,27 +83,14 @@ pub fn shard_range(
     voxels: usize,
     size: usize,
 ) -> Result<(std::ops::Range<usize>, String)> {
-    let Some(s) = shard else {
-        return Ok((0..voxels, "1/1".into()));
+    let s = match shard {
+        Some(s) => Shard::parse(s)?,
+        None => Shard::WHOLE,
     };
-    let parsed = s.split_once('/').and_then(|(k, n)| {
-        Some((
-            k.trim().parse::<usize>().ok()?,
-            n.trim().parse::<usize>().ok()?,
-        ))
-    });
-    let Some((k, n)) = parsed else {
-        bail!("shard must look like \"K/N\" (shard K of N, 1-based), got \"{s}\"")
-    };
-    ensure!(
-        n >= 1 && k >= 1 && k <= n,
-        "shard \"{s}\": K must be in 1..=N"
-    );
-    let batches = voxels.div_ceil(size);
-    let (b0, b1) = ((k - 1) * batches / n, k * batches / n);
+    let b = s.range(voxels.div_ceil(size));
     Ok((
-        (b0 * size).min(voxels)..(b1 * size).min(voxels),
-        format!("{k}/{n}"),
+        (b.start * size).min(voxels)..(b.end * size).min(voxels),
+        s.to_string(),
     ))
 }
 

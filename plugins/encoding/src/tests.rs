@@ -274,7 +274,7 @@ fn bad_input_is_a_clear_error() {
     .unwrap_err();
     assert!(e.to_string().contains("positive"), "{e}");
     let e = crate::shard_range(Some("3/2"), 10, 256).unwrap_err();
-    assert!(e.to_string().contains("K must be in 1..=N"), "{e}");
+    assert!(e.to_string().contains("1 <= K <= N"), "{e}");
 }
 
 #[test]

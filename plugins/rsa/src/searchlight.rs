@@ -22,6 +22,7 @@ use crate::rank::{
     RankedModels, TopHistogram,
 };
 use emoscope_sdk::fmri::sphere::{Sphere, VoxelGrid};
+use emoscope_sdk::shard::Shard;
 use emoscope_sdk::{bail, ensure, Ctx, Device, Result, Tensor};
 use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::{Accum, MatMut, MatRef, Par};
@@ -78,23 +79,14 @@ pub struct Output {
 
 /// The voxel range [start, end) of shard K of N over V voxels.
 pub fn shard_range(k: usize, n: usize, v: usize) -> (usize, usize) {
-    ((k - 1) * v / n, k * v / n)
+    let r = Shard { k, n }.range(v);
+    (r.start, r.end)
 }
 
 /// Parse "K/N" (1-based K).
 pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
-    let bad = || {
-        emoscope_sdk::Error::msg(format!(
-            "shard must be \"K/N\" with 1 <= K <= N (e.g. \"3/10\"), got '{s}'"
-        ))
-    };
-    let (a, b) = s.split_once('/').ok_or_else(bad)?;
-    let k: usize = a.trim().parse().map_err(|_| bad())?;
-    let n: usize = b.trim().parse().map_err(|_| bad())?;
-    if k < 1 || n < 1 || k > n {
-        return Err(bad());
-    }
-    Ok((k, n))
+    let s = Shard::parse(s)?;
+    Ok((s.k, s.n))
 }
 
 /// Per-worker buffers.
