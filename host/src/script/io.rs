@@ -66,12 +66,12 @@ impl Plugin for IoNs {
             version: crate::VERSION.into(),
             description: "Files: npy/npz, CSV/TSV, JSON/JSONL, NIfTI, and the study's ratings and captions".into(),
             functions: vec![
-                FnSpec::new("load", "Read a file by extension: .npy (tensor), .npz (map of tensors), .csv/.tsv (#{columns, data}: numeric columns as f64 tensors, others as lists of strings), .json (value), .jsonl (list of values), .nii/.nii.gz (#{data, affine, shape}; data indexed [i, j, k(, t)]).")
+                FnSpec::new("load", "Read a file by extension: .npy (tensor), .npz (map of tensors), .csv/.tsv (#{columns, data}: numeric columns as f64 tensors, others as lists of strings), .json (value), .jsonl (list of values), .nii/.nii.gz (#{data, affine, shape}; data indexed [i, j, k(, t)]), .h5/.hdf5 (a BData file as a dataset map, like fmri::load; needs --features hdf5).")
                     .param("path", Ty::Str, "file path")
                     .opt("header", Ty::Bool, "true", "CSV/TSV: whether the first line names the columns (otherwise c0, c1, ...)")
                     .returns("tensor, map or list, by format")
                     .example("let X = io::load(\"embedding.npy\");"),
-                FnSpec::new("save", "Write a value by extension (.npy, .npz, .csv, .tsv, .json, .jsonl, .nii, .nii.gz: a tensor or #{data, affine}) through a temporary file, so a failure never leaves a partial file.")
+                FnSpec::new("save", "Write a value by extension (.npy, .npz, .csv, .tsv, .json, .jsonl, .nii, .nii.gz: a tensor or #{data, affine}; .h5/.hdf5: a dataset map as BData, needs --features hdf5) through a temporary file, so a failure never leaves a partial file.")
                     .param("value", Ty::Any, "tensor, map or list")
                     .param("path", Ty::Str, "file path (directories are created)")
                     .returns("the path written")
