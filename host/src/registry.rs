@@ -49,6 +49,7 @@ impl Registry {
         r.add(Arc::new(emoscope_judge::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_spose::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_encoding::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_affect::plugin()), Origin::Builtin);
         r
     }
 
