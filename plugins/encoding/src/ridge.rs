@@ -279,23 +279,10 @@ fn best(scores: ArrayView2<f64>) -> Vec<usize> {
         .collect()
 }
 
-/// Pearson r between two columns (0 when either is constant, as `stats::pearson`).
+/// Pearson r between two f32 columns (`stats::pearson`: 0 when either is constant).
 fn pearson_cols(a: ArrayView1<f32>, b: ArrayView1<f32>) -> f64 {
-    let n = a.len() as f64;
-    let ma = a.iter().map(|&x| x as f64).sum::<f64>() / n;
-    let mb = b.iter().map(|&x| x as f64).sum::<f64>() / n;
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (&x, &y) in a.iter().zip(b) {
-        let (dx, dy) = (x as f64 - ma, y as f64 - mb);
-        sab += dx * dy;
-        saa += dx * dx;
-        sbb += dy * dy;
-    }
-    if saa == 0.0 || sbb == 0.0 {
-        0.0
-    } else {
-        sab / (saa * sbb).sqrt()
-    }
+    let f = |c: ArrayView1<f32>| c.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+    emoscope_sdk::stats::pearson(&f(a), &f(b))
 }
 
 struct BatchOut {
