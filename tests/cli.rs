@@ -39,15 +39,16 @@ fn data_dir() -> Option<PathBuf> {
 }
 
 #[test]
-fn demo_runs_and_writes_outputs_and_provenance() {
+fn quickstart_runs_and_writes_outputs_and_provenance() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/quickstart.rhai");
     let o = bin()
-        .args(["demo", "--quiet", "--seed", "3", "--out"])
+        .args(["run", script, "--quiet", "--seed", "3", "--out"])
         .arg(&out)
         .output()
         .unwrap();
-    assert!(o.status.success(), "demo failed: {}", stderr(&o));
+    assert!(o.status.success(), "quickstart failed: {}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("related model"), "{stdout}");
     assert!(out.join("rsm_brain.npy").exists());

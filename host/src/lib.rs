@@ -12,8 +12,11 @@ pub mod session;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The demo pipeline, embedded so that `emoscope demo` runs anywhere.
+/// The quickstart pipeline (a short tour with checks), embedded for the REPL and tests.
 pub const QUICKSTART: &str = include_str!("../../scripts/quickstart.rhai");
+
+/// The whole study, embedded so that `emoscope demo` runs anywhere.
+pub const PAPER: &str = include_str!("../../scripts/paper.rhai");
 
 /// The `emoscope plugins` table: name, version, origin, function count.
 pub fn plugins_table(registry: &registry::Registry) -> String {

@@ -41,8 +41,12 @@ enum Cmd {
     Plugins,
     /// Print the markdown reference of every namespace (or one)
     Doc { namespace: Option<String> },
-    /// Run the embedded quickstart pipeline (scripts/quickstart.rhai)
+    /// Run the whole study at demo scale on the embedded synthetic world (scripts/paper.rhai)
+    /// and write its HTML report
     Demo {
+        /// A setting for the study script (scale=full, stimuli=..., see scripts/paper.rhai)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         #[command(flatten)]
         opts: RunOpts,
     },
@@ -159,11 +163,16 @@ fn main() -> ExitCode {
                 settings(&opts, "out", true)?,
             )
         })(),
-        Cmd::Demo { opts } => (|| {
+        Cmd::Demo { set, opts } => (|| {
+            let sets = set
+                .iter()
+                .map(|s| script::parse_set(s))
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
+            // The script prints where its report is.
             run_script(
-                "scripts/quickstart.rhai",
-                emoscope::QUICKSTART,
-                BTreeMap::new(),
+                "scripts/paper.rhai",
+                emoscope::PAPER,
+                sets,
                 settings(&opts, "emoscope-demo", true)?,
             )
         })(),

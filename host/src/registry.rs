@@ -43,6 +43,9 @@ impl Registry {
         r.add(Arc::new(crate::script::io::IoNs), Origin::Host);
         r.add(Arc::new(crate::script::fmri::FmriNs), Origin::Host);
         r.add(Arc::new(crate::script::stats::StatsNs), Origin::Host);
+        r.add(Arc::new(crate::script::plot::PlotNs), Origin::Host);
+        r.add(Arc::new(crate::script::cache::CacheNs), Origin::Host);
+        r.add(Arc::new(crate::script::report::ReportNs), Origin::Host);
         r.add(Arc::new(emoscope_rsa::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_synth::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_triplets::plugin()), Origin::Builtin);
