@@ -12,7 +12,7 @@ fn bin() -> Command {
 
 const TINY: [&str; 11] = [
     "stimuli=150",
-    "latent_dims=6",
+    "latent_dims=10",
     "subjects=2",
     "grid=12",
     "dims=12",
@@ -157,7 +157,22 @@ fn the_study_writes_a_complete_report_and_reuses_its_cache() {
     );
     let summary2: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["fits"], summary2["fits"]);
+    // The cached fits give the same held-out evaluation (the cross-entropy is a parallel sum,
+    // so its last bits may differ).
+    for (a, b) in summary["fits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(summary2["fits"].as_array().unwrap())
+    {
+        assert_eq!(a["held-out accuracy"], b["held-out accuracy"]);
+        assert_eq!(a["dimensions"], b["dimensions"]);
+        let (x, y) = (
+            a["cross-entropy"].as_f64().unwrap(),
+            b["cross-entropy"].as_f64().unwrap(),
+        );
+        assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+    }
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     let calls = run["calls"].as_array().unwrap();

@@ -294,13 +294,22 @@ pub const PAGERANK_DAMPING: f64 = 0.85;
 pub const PAGERANK_TOL: f64 = 1e-6;
 pub const PAGERANK_MAX_ITER: usize = 100;
 
-/// Components joined when |r| of their columns exceeds `threshold`; Louvain and PageRank on
-/// |r| as the edge weight.
+/// Which edges bind communities: only positive correlations (components that rise together),
+/// or every edge by |r|.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommunityWeights {
+    Positive,
+    Abs,
+}
+
+/// Components joined when |r| of their columns exceeds `threshold`; PageRank on |r| as the
+/// edge weight; Louvain and modularity on the positive edges or on |r|.
 pub fn component_graph(
     x: ndarray::ArrayView2<f64>,
     threshold: f64,
     resolution: f64,
     seed: u64,
+    weights: CommunityWeights,
 ) -> Result<ComponentGraph> {
     let d = x.ncols();
     let r = crate::label::correlations(x, x);
@@ -326,9 +335,22 @@ pub fn component_graph(
         .map(|&(i, j, rij)| (local[i], local[j], rij.abs()))
         .collect();
     let g = WGraph::from_edges(nodes.len(), &weighted);
-    let communities = louvain(&g, resolution, LOUVAIN_THRESHOLD, seed);
-    let modularity = modularity(&g, &communities, resolution);
     let pagerank = pagerank(&g, PAGERANK_DAMPING, PAGERANK_TOL, PAGERANK_MAX_ITER)?;
+    // A negative r says two components exclude each other: by default that must not pull them
+    // into one community (with |r|, anticorrelated categories such as joy and disgust merge).
+    let cg = match weights {
+        CommunityWeights::Abs => g,
+        CommunityWeights::Positive => {
+            let positive: Vec<(usize, usize, f64)> = edges
+                .iter()
+                .filter(|e| e.2 > 0.0)
+                .map(|&(i, j, rij)| (local[i], local[j], rij))
+                .collect();
+            WGraph::from_edges(nodes.len(), &positive)
+        }
+    };
+    let communities = louvain(&cg, resolution, LOUVAIN_THRESHOLD, seed);
+    let modularity = modularity(&cg, &communities, resolution);
     Ok(ComponentGraph {
         r,
         nodes,

@@ -115,6 +115,11 @@ struct GraphOpt {
     #[serde(default = "d_resolution")]
     resolution: f64,
     names: Option<Vec<String>>,
+    #[serde(default = "d_communities")]
+    communities: String,
+}
+fn d_communities() -> String {
+    "positive".into()
 }
 fn d_graph_threshold() -> f64 {
     0.2
@@ -299,7 +304,12 @@ fn do_graph(x: &Value, o: &GraphOpt, ctx: &Ctx) -> Result<Value> {
     check_names(&o.names, x.ncols(), "components (columns)", "component")?;
     label::ensure_finite(x.view(), "X")?;
     let seed = o.seed.unwrap_or(ctx.seed);
-    let g = graph::component_graph(x.view(), o.threshold, o.resolution, seed)?;
+    let weights = match o.communities.as_str() {
+        "positive" => graph::CommunityWeights::Positive,
+        "abs" => graph::CommunityWeights::Abs,
+        other => bail!("communities must be \"positive\" or \"abs\", got \"{other}\""),
+    };
+    let g = graph::component_graph(x.view(), o.threshold, o.resolution, seed, weights)?;
     let all_names: Vec<String> = match &o.names {
         Some(n) => n.clone(),
         None => (1..=x.ncols()).map(|i| i.to_string()).collect(),
@@ -599,12 +609,13 @@ impl Plugin for Affect {
                     .returns("float in (-∞, 1] (≈ 0.5 for a random map, 1 for a perfect one)")
                     .section("Results: the map of the affective space (how faithful the 2-D map is)")
                     .example("let t5 = affect::trustworthiness(X, m.coords, #{k: 5});"),
-                FnSpec::new("graph", "The graph of components (columns of X): two components are joined when |Pearson r| of their stimulus weights (over rows) exceeds `threshold`; the edge carries r. Components without an edge are removed and counted. Louvain communities (networkx's algorithm: local moving with the node order shuffled by the seed, then aggregation, until a level adds ≤ 1e-7 modularity) and PageRank (damping 0.85, tolerance 1e-6 per node, at most 100 iterations, networkx's power iteration) use |r| as the edge weight, so a strong negative correlation joins components as firmly as a positive one (modularity is ill-defined with negative weights); `modularity` is Newman's, at `resolution`, on the same |r| weights.")
+                FnSpec::new("graph", "The graph of components (columns of X): two components are joined when |Pearson r| of their stimulus weights (over rows) exceeds `threshold`; the edge carries r. Components without an edge are removed and counted. Louvain communities (networkx's algorithm: local moving with the node order shuffled by the seed, then aggregation, until a level adds ≤ 1e-7 modularity) (modularity is ill-defined with negative weights, so by default communities form on the positive edges only, components that rise together; communities: \"abs\" binds by |r|) and PageRank (damping 0.85, tolerance 1e-6 per node, at most 100 iterations, networkx's power iteration, weighted by |r|); `modularity` is Newman's, at `resolution`, on the community weights.")
                     .param("X", Ty::Tensor, "stimuli × components (the embedding)")
                     .opt("threshold", Ty::Float, "0.2", "edge when |r| > threshold; in [0, 1)")
                     .opt("seed", Ty::Int, "run seed", "seed of Louvain's node order (ChaCha8)")
                     .opt("resolution", Ty::Float, "1.0", "Louvain / modularity resolution γ (> 1: smaller communities)")
                     .opt("names", Ty::List, "none", "one name per component (default \"1\"..\"d\")")
+                    .opt("communities", Ty::Str, "\"positive\"", "edges Louvain and modularity use: \"positive\" (r > threshold) or \"abs\" (every edge, by |r|)")
                     .returns("#{nodes: [int] (component indices kept, 0-based, ascending), names: [string] aligned with nodes, isolated: int, isolated_nodes: [int], edges: #{source: [int], target: [int], weight: [float r]} (component indices, source < target), communities: [int] aligned with nodes (0-based, numbered by first appearance), n_communities, modularity, pagerank: [float] aligned with nodes (sums to 1), r (components × components f64), threshold, seed}")
                     .section("Results: how the dimensions relate (the component graph, its communities and central components)")
                     .example("let G = affect::graph(X, #{threshold: 0.2, seed: 0});\nprint(`${G.n_communities} communities, modularity ${G.modularity}, ${G.isolated} isolated`);"),

@@ -902,7 +902,7 @@ fn grouped_components(n: usize, seed: u64) -> Array2<f64> {
 #[test]
 fn graph_groups_correlated_components_and_removes_isolated_ones() {
     let mut x = grouped_components(300, 21);
-    // Component 4 anti-correlates with its group: still one of it (|r| weights).
+    // Component 4 anti-correlates with its group: one of it with |r| weights, alone by default.
     x.column_mut(4).mapv_inplace(|v| -v);
     let names: Vec<Value> = ["a", "b", "c", "d", "e", "f", "g"]
         .iter()
@@ -911,9 +911,27 @@ fn graph_groups_correlated_components_and_removes_isolated_ones() {
     let out = call(
         "graph",
         vec![Tensor::from_array(x.clone()).into()],
+        vmap! {"threshold" => 0.5, "seed" => 3i64, "names" => names.clone(), "communities" => "abs"},
+    )
+    .unwrap();
+    let positive = call(
+        "graph",
+        vec![Tensor::from_array(x.clone()).into()],
         vmap! {"threshold" => 0.5, "seed" => 3i64, "names" => names},
     )
     .unwrap();
+    assert_eq!(
+        i64s(positive.get("communities").unwrap()),
+        vec![0, 0, 0, 1, 2, 1]
+    );
+    assert_eq!(
+        i64s(out.get("nodes").unwrap()),
+        i64s(positive.get("nodes").unwrap())
+    );
+    assert_eq!(
+        f64s(out.get("pagerank").unwrap()),
+        f64s(positive.get("pagerank").unwrap())
+    );
     assert_eq!(i64s(out.get("nodes").unwrap()), vec![0, 1, 2, 3, 4, 5]);
     assert_eq!(
         strings(out.get("names").unwrap()),
