@@ -253,17 +253,7 @@ impl Figure for Brain {
     {
         let top = style::draw_title(root, st, &self.title)?;
         let (w, h) = (st.w as i32, st.h as i32);
-        let cs = st.small();
-        let cap_h = style::measure(root, &self.caption, &cs).1 + st.px(20.0);
-        style::text(
-            root,
-            &self.caption,
-            (w / 2, h - st.px(10.0)),
-            &cs,
-            HPos::Center,
-            VPos::Bottom,
-            false,
-        )?;
+        let cap_h = style::draw_caption(root, st, &self.caption)?;
         let ticks: Vec<(f64, String)> = {
             let t = style::nice_ticks(self.lo, self.hi, 8);
             let step = t.windows(2).map(|w| w[1] - w[0]).next().unwrap_or(1.0);

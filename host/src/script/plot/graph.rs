@@ -358,16 +358,7 @@ impl Figure for Graph {
         let top = style::draw_title(root, st, &self.title)?;
         let (w, h) = (st.w as i32, st.h as i32);
         let cs = st.small();
-        let cap_h = style::measure(root, &self.caption, &cs).1 + st.px(20.0);
-        style::text(
-            root,
-            &self.caption,
-            (w / 2, h - st.px(10.0)),
-            &cs,
-            HPos::Center,
-            VPos::Bottom,
-            false,
-        )?;
+        let cap_h = style::draw_caption(root, st, &self.caption)?;
         let mut entries: Vec<(RGBColor, String, Marker)> = self
             .communities
             .iter()

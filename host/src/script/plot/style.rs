@@ -404,6 +404,29 @@ where
     Ok(st.px(14.0) + measure(root, &t, &style).1 + st.px(14.0))
 }
 
+/// A one-line caption centred at the bottom; returns the height it takes.
+pub fn draw_caption<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    st: &Style,
+    caption: &str,
+) -> Result<i32, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let cs = st.small();
+    let (w, h) = (st.w as i32, st.h as i32);
+    text(
+        root,
+        caption,
+        (w / 2, h - st.px(10.0)),
+        &cs,
+        HPos::Center,
+        VPos::Bottom,
+        false,
+    )?;
+    Ok(measure(root, caption, &cs).1 + st.px(20.0))
+}
+
 /// A vertical colour bar in the pixel box (x, y0)–(x + width, y1): `cmap` from `lo` (bottom) to
 /// `hi` (top), with `ticks` (value, label) on the right and a vertical `label` beyond them.
 #[allow(clippy::too_many_arguments)]
