@@ -9,6 +9,7 @@
 pub mod ctx;
 pub mod error;
 pub mod fmri;
+pub mod infer;
 pub mod io;
 pub mod linalg;
 pub mod options;

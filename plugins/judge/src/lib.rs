@@ -5,7 +5,11 @@
 //! SPoSE choice model, for simulations and noise-ceiling studies.
 //!
 //! Every judge returns triplets in the SPoSE convention: the kept pair in the order shown, then
-//! the odd one out. The language-model judges live in their own issue and feed the same format.
+//! the odd one out. The language-model judges (`llm.rs`: captions to a language model, videos to
+//! a vision-language model, over OpenAI-compatible servers) write an append-only store that
+//! `collect.rs` reads back in the same format.
+mod collect;
+pub mod llm;
 mod rules;
 
 use emoscope_sdk::triplets::{self as trip};
@@ -65,12 +69,34 @@ fn features(v: &Value, what: &str, n_items: Option<usize>) -> Result<ndarray::Ar
     Ok(x)
 }
 
+const ENDPOINTS_DOC: &str = "#{url, model, concurrency, api_key_env} or a list of them: url is the server's OpenAI-compatible base (http://host:8000/v1), model the name it serves, concurrency the requests in flight on it (default 4), api_key_env the environment variable holding its key (read at start; never logged or stored)";
+
+fn collect_opts(f: FnSpec, default_store: &str, template: &str) -> FnSpec {
+    f.opt("endpoints", Ty::Any, "required", ENDPOINTS_DOC)
+        .opt("template", Ty::Str, "\"study\"", template)
+        .opt("repeats", Ty::Int, "1", "ask each triplet this many times (independent draws of order and captions; noise ceiling)")
+        .opt("seed", Ty::Int, "run seed", "ChaCha8 seed of every trial's order and caption draws (a function of the seed and the trial only) and of the retry jitter")
+        .opt("store", Ty::Str, default_store, "the JSONL store: one record per trial, appended; a rerun skips trials recorded as parsed or unparsed and asks failed ones again")
+        .opt("shuffle", Ty::Bool, "true", "show the three items in a random order per trial (recorded), so positional bias can be measured and undone; false shows them as given")
+        .opt("timeout", Ty::Float, "120", "seconds for one request (connect, send, generate, receive)")
+        .opt("connect_timeout", Ty::Float, "10", "seconds to connect")
+        .opt("max_retries", Ty::Int, "5", "retries of a request after connection errors, timeouts, 429, 5xx or a malformed answer (other 4xx fail at once)")
+        .opt("backoff", Ty::Float, "1.0", "first retry delay in seconds, doubled per retry up to 60 s, with jitter; a 429's Retry-After (seconds) pauses its endpoint")
+        .opt("budget_requests", Ty::Int, "none", "stop cleanly after this many requests (retries count)")
+        .opt("budget_tokens", Ty::Int, "none", "stop cleanly once prompt + completion tokens (from the servers' usage) reach this")
+        .opt("temperature", Ty::Float, "server default", "sampling temperature")
+        .opt("max_tokens", Ty::Int, "server default", "longest answer in tokens (the prompt asks for descriptions and a reason: leave room)")
+        .opt("system", Ty::Str, "none", "a system message sent before the prompt (the study sent none)")
+}
+
+const SUMMARY_DOC: &str = "#{done (recorded this run), parsed, unparsed, failed, skipped (already in the store), remaining (not asked: budget), duplicates, requests, prompt_tokens, completion_tokens, seconds, store, stopped (\"completed\" or \"budget: ...\")}; Ctrl-C stops cleanly with every answer received recorded";
+
 impl Plugin for Judge {
     fn info(&self) -> PluginInfo {
         PluginInfo {
             name: "judge".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Odd-one-out judges: simulated from ratings, feature similarity, the SPoSE choice model".into(),
+            description: "Odd-one-out judges: simulated from ratings, feature similarity, the SPoSE choice model, language and vision-language models over OpenAI-compatible servers".into(),
             functions: vec![
                 FnSpec::new("from_features", "Judge triplets from per-item feature vectors. Rule max_pair keeps the most similar pair (the study's simulated human on 34 category or 14 dimension ratings); rule mean_distance makes odd the item with the greatest mean distance to the other two (the study's rule for CLIP, ResNet, VideoMAE and text-encoder features). Ties go to the lowest stimulus index as the odd one, whatever the order shown.")
                     .param("features", Ty::Tensor, "items × features (row i describes item i)")
@@ -90,6 +116,26 @@ impl Plugin for Judge {
                     .returns("N × 3 i64 triplets in SPoSE order")
                     .section("Methods: SPoSE choice model (simulation, noise ceiling)")
                     .example("let sim = judge::from_embedding(fit.embedding, all, #{seed: 2});"),
+                collect_opts(FnSpec::new("llm", "Odd-one-out judgements from a language model: each video is replaced by one of its captions drawn at random per trial, the three are shown in a random order, and the study's prompt asks which is noticeably different. Trials go to a list of OpenAI-compatible endpoints (vLLM, llama.cpp, Ollama, hosted APIs) with bounded concurrency, retries and budgets, and are appended to a resumable JSONL store (docs/judges.md)."), "OUT/llm_judgements.jsonl", "\"study\" (the study's LLM prompt: text 1, then [Video_1: caption], [Video_2: caption], [Video_3: caption]) or a prompt text with the slots {video_1}, {video_2}, {video_3}, each replaced by the caption shown at that position")
+                    .param("triplets", Ty::Tensor, "N × 3 stimulus indices (rows of captions)")
+                    .param("captions", Ty::Map, "#{ids, captions} as io::captions returns (aligned to the stimuli)")
+                    .returns(SUMMARY_DOC)
+                    .section("Methods: LLM odd-one-out judgements")
+                    .example("let s = judge::llm(all, caps, #{endpoints: #{url: \"http://localhost:8000/v1\", model: \"Qwen/Qwen2.5-7B-Instruct\", concurrency: 32}});"),
+                collect_opts(FnSpec::new("mllm", "Odd-one-out judgements from a vision-language model: the study's interleaved prompt (text 1, the three videos, text 2), each video sent as frames sampled at the study's duration-dependent rate and resized to 256×256 (PNG image parts; needs ffmpeg), or as one re-encoded mp4 video part. Same endpoints, store, resuming and budgets as judge::llm."), "OUT/mllm_judgements.jsonl", "\"study\" (the interleaved prompt), \"early\" (all videos first: the template that showed positional bias) or a prompt text with the slots {video_1}, {video_2}, {video_3} where the videos go")
+                    .param("triplets", Ty::Tensor, "N × 3 stimulus indices")
+                    .param("videos", Ty::Any, "a directory of videos (every .mp4, sorted by name, is one stimulus), or #{dir, files} with the file names in stimulus order (e.g. the ratings' stimuli)")
+                    .opt("video_as", Ty::Str, "\"frames\"", "frames (image_url PNG parts) or mp4 (one video_url part per video, for servers with video input)")
+                    .opt("frame_size", Ty::Int, "256", "frame width and height in pixels")
+                    .opt("max_frames", Ty::Int, "none", "at most this many frames per video, spread evenly")
+                    .returns(SUMMARY_DOC)
+                    .section("Methods: MLLM odd-one-out judgements")
+                    .example("let s = judge::mllm(all, #{dir: \"videos\", files: r.stimuli}, #{endpoints: #{url: \"http://gpu:8000/v1\", model: \"Qwen/Qwen2.5-VL-7B-Instruct\"}});"),
+                FnSpec::new("collect_choices", "Read a judgement store back: the latest record of each trial counts; parsed trials become SPoSE triplets.")
+                    .param("store", Ty::Str, "the JSONL store judge::llm or judge::mllm wrote")
+                    .returns("#{triplets (N × 3 i64 SPoSE order: the two not chosen in the order given, then the odd one; parsed trials only), shown (N × 3 in the order shown), position (N: the shown position chosen, 0-2), repeat (N), by_repeat (one triplet set per repeat, for triplets::noise_ceiling), positions (3 counts: how often each shown position was chosen), parsed, unparsed, failed, models}")
+                    .section("Methods: LLM and MLLM odd-one-out judgements")
+                    .example("let c = judge::collect_choices(\"out/llm_judgements.jsonl\"); print(triplets::position_bias(c.shown, c.triplets));"),
             ],
         }
     }
@@ -114,6 +160,60 @@ impl Plugin for Judge {
                 let j =
                     from_embedding(x.view(), &t, o.temperature, o.seed.unwrap_or(ctx.seed), ctx)?;
                 Ok(Value::Tensor(trip::to_tensor(&j)))
+            }
+            "llm" => {
+                let o: llm::CollectOpt = options::parse(opts)?;
+                let t = trip::rows(&args[0].to_tensor("triplets")?, "triplets", None)?;
+                llm::llm(&t, &args[1], &o, ctx)
+            }
+            "mllm" => {
+                let mut o: llm::CollectOpt = options::parse(opts)?;
+                let t = trip::rows(&args[0].to_tensor("triplets")?, "triplets", None)?;
+                let (dir, names) = match &args[1] {
+                    Value::Str(d) => (std::path::PathBuf::from(d), None),
+                    Value::Map(m) => {
+                        let Some(Value::Str(d)) = m.get("dir") else {
+                            bail!(
+                                "videos must be a directory or #{{dir, files}} with dir a string"
+                            );
+                        };
+                        let files = match m.get("files") {
+                            None => None,
+                            Some(Value::List(l)) => Some(
+                                l.iter()
+                                    .map(|v| v.as_str().map(str::to_string))
+                                    .collect::<Option<Vec<_>>>()
+                                    .ok_or_else(|| {
+                                        emoscope_sdk::Error::msg(
+                                            "videos.files must be a list of file names",
+                                        )
+                                    })?,
+                            ),
+                            Some(o) => bail!(
+                                "videos.files must be a list of file names, got {}",
+                                o.type_name()
+                            ),
+                        };
+                        if let Some(k) = m.keys().find(|k| *k != "dir" && *k != "files") {
+                            bail!("videos has an unknown key '{k}' (dir, files)");
+                        }
+                        (std::path::PathBuf::from(d), files)
+                    }
+                    o => bail!(
+                        "videos must be a directory or #{{dir, files}}, got {}",
+                        o.type_name()
+                    ),
+                };
+                if o.template.as_deref() == Some("early") {
+                    o.template = Some(emoscope_sdk::infer::prompts::mllm_early());
+                }
+                llm::mllm(&t, &dir, names.as_deref(), &o, ctx)
+            }
+            "collect_choices" => {
+                let Some(p) = args[0].as_str() else {
+                    bail!("store must be a path");
+                };
+                collect::collect_choices(std::path::Path::new(p), ctx)
             }
             other => bail!("judge has no function '{other}'"),
         }

@@ -10,6 +10,7 @@ pub mod nifti;
 pub mod npy;
 pub mod ratings;
 pub mod table;
+pub mod trials;
 pub mod triplets;
 
 use crate::bail;
