@@ -9,6 +9,7 @@
 //! a vision-language model, over OpenAI-compatible servers) write an append-only store that
 //! `collect.rs` reads back in the same format.
 mod collect;
+pub mod embed;
 pub mod llm;
 mod rules;
 
@@ -131,6 +132,21 @@ impl Plugin for Judge {
                     .returns(SUMMARY_DOC)
                     .section("Methods: MLLM odd-one-out judgements")
                     .example("let s = judge::mllm(all, #{dir: \"videos\", files: r.stimuli}, #{endpoints: #{url: \"http://gpu:8000/v1\", model: \"Qwen/Qwen2.5-VL-7B-Instruct\"}});"),
+                FnSpec::new("embed", "Feature vectors from a model, for judge::from_features (the study's non-generative judges: text encoders on captions, CLIP, ResNet, VideoMAE on videos). A TorchScript module exported from Python runs batched through libtorch on the chosen device (feature torch; text goes through the model's own Hugging Face tokenizer.json), or texts go to an OpenAI-compatible /embeddings endpoint with the same concurrency and retries as judge::llm. A stimulus given several texts (a video's 20 captions) gets the mean of their vectors.")
+                    .param("items", Ty::Any, "a list of texts (one per stimulus), a list of text lists (one list per stimulus, averaged), io::captions' map (its caption lists), or, for TorchScript, a float tensor whose first axis is the stimulus")
+                    .opt("torchscript", Ty::Str, "none", "a module saved by torch.jit.save: texts go in as (input_ids, attention_mask) int64 [B, L], tensors as float32 [B, ...]; it returns [B, D] (see bench/export_minilm.py)")
+                    .opt("tokenizer", Ty::Str, "tokenizer.json beside the model", "the model's Hugging Face tokenizer.json (texts only)")
+                    .opt("max_length", Ty::Int, "256", "tokens per text at most, special tokens included (longer texts are cut, as sentence-transformers' max_seq_length)")
+                    .opt("device", Ty::Str, "the run's device", "cpu, cuda or cuda:N for the TorchScript module")
+                    .opt("endpoint", Ty::Any, "none", ENDPOINTS_DOC)
+                    .opt("batch", Ty::Int, "64", "items per forward pass, or texts per /embeddings request")
+                    .opt("timeout", Ty::Float, "120", "endpoint: seconds for one request")
+                    .opt("connect_timeout", Ty::Float, "10", "endpoint: seconds to connect")
+                    .opt("max_retries", Ty::Int, "5", "endpoint: retries of a request after connection errors, 429, 5xx or a malformed answer")
+                    .opt("backoff", Ty::Float, "1.0", "endpoint: first retry delay in seconds (doubled per retry, jittered; Retry-After honoured)")
+                    .returns("stimuli × features f32 tensor, row i for items[i]")
+                    .section("Methods: non-generative model judgements")
+                    .example("let X = judge::embed(io::captions(\"captions.csv\"), #{torchscript: \"minilm/model.pt\"});\nlet text = judge::from_features(X, all, #{rule: \"mean_distance\"});"),
                 FnSpec::new("collect_choices", "Read a judgement store back: the latest record of each trial counts; parsed trials become SPoSE triplets.")
                     .param("store", Ty::Str, "the JSONL store judge::llm or judge::mllm wrote")
                     .returns("#{triplets (N × 3 i64 SPoSE order: the two not chosen in the order given, then the odd one; parsed trials only), shown (N × 3 in the order shown), position (N: the shown position chosen, 0-2), repeat (N), by_repeat (one triplet set per repeat, for triplets::noise_ceiling), positions (3 counts: how often each shown position was chosen), parsed, unparsed, failed, models}")
@@ -208,6 +224,10 @@ impl Plugin for Judge {
                     o.template = Some(emoscope_sdk::infer::prompts::mllm_early());
                 }
                 llm::mllm(&t, &dir, names.as_deref(), &o, ctx)
+            }
+            "embed" => {
+                let o: embed::EmbedOpt = options::parse(opts)?;
+                embed::embed(&args[0], &o, ctx)
             }
             "collect_choices" => {
                 let Some(p) = args[0].as_str() else {

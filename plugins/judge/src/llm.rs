@@ -308,7 +308,7 @@ impl Settings {
 }
 
 /// Fail early on an endpoint that cannot be reached or rejects the key.
-fn preflight(client: &Client, endpoints: &[Endpoint], ctx: &Ctx) -> Result<()> {
+pub(crate) fn preflight(client: &Client, endpoints: &[Endpoint], ctx: &Ctx) -> Result<()> {
     for (i, ep) in endpoints.iter().enumerate() {
         match client.models(ep) {
             Ok(models) => {

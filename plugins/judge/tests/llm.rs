@@ -829,6 +829,132 @@ fn the_client_speaks_embeddings_too() {
     assert_eq!(c.models(&ep).unwrap(), vec!["standin-1".to_string()]);
 }
 
+fn embed(items: Value, o: &[(&str, Value)]) -> emoscope_sdk::Result<Value> {
+    let m: Map = o.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    plugin().call("embed", &[items], &m, &Ctx::detached())
+}
+
+#[test]
+fn judge_embed_averages_each_videos_captions_through_retries() {
+    let w = world(12, 16);
+    // The first request fails with a 500, the third is cut short, the fifth is rate limited.
+    let faults: standin::Schedule = Arc::new(|n, _| match n {
+        0 => Fault::ServerError,
+        2 => Fault::Truncated,
+        4 => Fault::RateLimit(0),
+        _ => Fault::None,
+    });
+    let s = server(&w, 0.0, None, faults);
+    let o = [
+        ("endpoint", endpoint(&s.url, 1, None)),
+        ("batch", Value::Int(5)),
+        ("timeout", Value::Float(2.0)),
+        ("backoff", Value::Float(0.005)),
+    ];
+    let x = embed(captions_value(&w), &o).unwrap();
+    let x = x.to_tensor("x").unwrap().matrix::<f64>("x").unwrap();
+    assert_eq!(x.dim(), (12, 4));
+    for (i, row) in w.embedding.iter().enumerate() {
+        for (k, v) in row.iter().enumerate() {
+            assert!(
+                (x[[i, k]] - v).abs() < 1e-6,
+                "row {i}, feature {k}: {} vs {v}",
+                x[[i, k]]
+            );
+        }
+    }
+    // 36 captions in batches of 5: 8 batches plus the 3 faults retried.
+    assert_eq!(
+        s.state
+            .embed_requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        11
+    );
+
+    // Judgements from the embedded features are the ones the hidden embedding gives.
+    let t = tensor(&triplets(12, 200, 3));
+    let hidden = Value::Tensor(Tensor::from_vec(w.embedding.concat(), &[12, 4]).unwrap());
+    let mut fo = Map::new();
+    fo.insert("rule".into(), Value::Str("mean_distance".into()));
+    let ctx = Ctx::detached();
+    let a = plugin()
+        .call(
+            "from_features",
+            &[Value::Tensor(Tensor::from_array(x.to_owned())), t.clone()],
+            &fo,
+            &ctx,
+        )
+        .unwrap();
+    let b = plugin()
+        .call("from_features", &[hidden, t], &fo, &ctx)
+        .unwrap();
+    assert_eq!(
+        a.to_tensor("a").unwrap().to_i64().unwrap(),
+        b.to_tensor("b").unwrap().to_i64().unwrap()
+    );
+}
+
+#[test]
+fn judge_embed_errors_are_clear() {
+    let w = world(4, 17);
+    let bad: standin::Schedule = Arc::new(|_, _| Fault::BadRequest);
+    let s = server(&w, 0.0, None, bad);
+    let caps = captions_value(&w);
+    let o = [
+        ("endpoint", endpoint(&s.url, 2, None)),
+        ("batch", Value::Int(4)),
+    ];
+    let e = embed(caps.clone(), &o).unwrap_err().to_string();
+    assert!(
+        e.contains("3 of 3 embedding batches failed") && e.contains("input too long"),
+        "{e}"
+    );
+
+    let e = embed(
+        caps.clone(),
+        &[("endpoint", endpoint(&standin::dead_url(), 1, None))],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("connection refused") || e.contains("connection failed"),
+        "{e}"
+    );
+    let e = embed(caps.clone(), &[]).unwrap_err().to_string();
+    assert!(e.contains("needs a model"), "{e}");
+    let e = embed(
+        Value::Str("one text".into()),
+        &[("torchscript", Value::Str("m.pt".into()))],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("wrap it as [text]"), "{e}");
+    let e = embed(
+        caps.clone(),
+        &[
+            ("torchscript", Value::Str("/nonexistent/m.pt".into())),
+            ("endpoint", endpoint(&s.url, 1, None)),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("not both"), "{e}");
+    let e = embed(
+        caps,
+        &[("torchscript", Value::Str("/nonexistent/m.pt".into()))],
+    )
+    .unwrap_err()
+    .to_string();
+    if cfg!(feature = "torch") {
+        assert!(
+            e.contains("/nonexistent/m.pt: no such TorchScript file"),
+            "{e}"
+        );
+    } else {
+        assert!(e.contains("built with the torch feature"), "{e}");
+    }
+}
+
 /// Whether ffmpeg can be used; without it the test is skipped, unless EMOSCOPE_REQUIRE_FFMPEG=1
 /// (CI), as in the sdk's video tests.
 fn ffmpeg_ready(test: &str) -> bool {

@@ -1,4 +1,4 @@
-//! Many chat requests over many endpoints.
+//! Many requests (chat completions or embedding batches) over many endpoints.
 //!
 //! One feeder thread puts jobs on a bounded crossbeam channel; each endpoint runs `concurrency`
 //! worker threads that take the next job whenever they are free, so work flows to whichever
@@ -15,7 +15,7 @@
 //! answers still in flight are awaited for `grace` (then abandoned: their jobs were never
 //! recorded, so a rerun does them). On a budget (requests sent, or prompt + completion tokens
 //! from `usage`) no new request is sent and every answer in flight is awaited (it is paid for).
-use super::client::{CallError, ChatReply, ChatRequest, Client, ErrorKind};
+use super::client::{CallError, ChatReply, ChatRequest, Client, Embeddings, ErrorKind};
 use super::endpoint::Endpoint;
 use crate::ctx::Ctx;
 use crate::error::Result;
@@ -61,13 +61,47 @@ impl Default for Policy {
     }
 }
 
+/// What a job sends: a chat completion or a batch of embeddings.
+pub trait Request: Send + Sync + 'static {
+    type Reply: Send + 'static;
+    fn send(&self, client: &Client, ep: &Endpoint) -> std::result::Result<Self::Reply, CallError>;
+    /// (prompt, completion) tokens the reply reports, for the token budget.
+    fn tokens(reply: &Self::Reply) -> (u64, u64);
+}
+
+impl Request for ChatRequest {
+    type Reply = ChatReply;
+    fn send(&self, client: &Client, ep: &Endpoint) -> std::result::Result<ChatReply, CallError> {
+        client.chat(ep, self)
+    }
+    fn tokens(r: &ChatReply) -> (u64, u64) {
+        (
+            r.prompt_tokens.unwrap_or(0),
+            r.completion_tokens.unwrap_or(0),
+        )
+    }
+}
+
+/// A batch of texts for `/embeddings`.
+pub struct EmbedRequest(pub Vec<String>);
+
+impl Request for EmbedRequest {
+    type Reply = Embeddings;
+    fn send(&self, client: &Client, ep: &Endpoint) -> std::result::Result<Embeddings, CallError> {
+        client.embed(ep, &self.0)
+    }
+    fn tokens(r: &Embeddings) -> (u64, u64) {
+        (r.prompt_tokens.unwrap_or(0), 0)
+    }
+}
+
 /// How a job ended.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct Outcome<R = ChatReply> {
     /// Index of the endpoint that answered (or last tried).
     pub endpoint: usize,
     /// The reply, or the last error (with the attempts in its message).
-    pub result: std::result::Result<ChatReply, CallError>,
+    pub result: std::result::Result<R, CallError>,
     /// Requests made for this job.
     pub attempts: u32,
 }
@@ -170,15 +204,15 @@ pub fn backoff_delay(policy: &Policy, k: u32, rng: &mut ChaCha8Rng) -> Duration 
 }
 
 /// One job, with its retries. `None` when the run stopped before it ended.
-fn attempt(
+fn attempt<Q: Request>(
     client: &Client,
     endpoints: &[Endpoint],
     e: usize,
-    req: &ChatRequest,
+    req: &Q,
     policy: &Policy,
     shared: &Shared,
     rng: &mut ChaCha8Rng,
-) -> Option<Outcome> {
+) -> Option<Outcome<Q::Reply>> {
     let ep = &endpoints[e];
     let mut attempts = 0u32;
     loop {
@@ -196,14 +230,11 @@ fn attempt(
             return None;
         }
         attempts += 1;
-        match client.chat(ep, req) {
+        match req.send(client, ep) {
             Ok(reply) => {
-                shared
-                    .prompt_tokens
-                    .fetch_add(reply.prompt_tokens.unwrap_or(0), Ordering::SeqCst);
-                shared
-                    .completion_tokens
-                    .fetch_add(reply.completion_tokens.unwrap_or(0), Ordering::SeqCst);
+                let (p, c) = Q::tokens(&reply);
+                shared.prompt_tokens.fetch_add(p, Ordering::SeqCst);
+                shared.completion_tokens.fetch_add(c, Ordering::SeqCst);
                 return Some(Outcome {
                     endpoint: e,
                     result: Ok(reply),
@@ -262,7 +293,7 @@ fn eta(secs: f64) -> String {
 /// (on a worker thread; an error there ends the job as failed, with no request sent); `on_done` receives each ended job on the calling thread, in the order
 /// they end. An error from `on_done` stops the run and is returned.
 #[allow(clippy::too_many_arguments)]
-pub fn run<T, I, M, F>(
+pub fn run<T, I, Q, M, F>(
     client: &Client,
     endpoints: &[Endpoint],
     policy: &Policy,
@@ -276,8 +307,9 @@ pub fn run<T, I, M, F>(
 where
     T: Send + 'static,
     I: Iterator<Item = T> + Send + 'static,
-    M: Fn(&T) -> std::result::Result<ChatRequest, String> + Send + Sync + 'static,
-    F: FnMut(T, Outcome) -> Result<()>,
+    Q: Request,
+    M: Fn(&T) -> std::result::Result<Q, String> + Send + Sync + 'static,
+    F: FnMut(T, Outcome<Q::Reply>) -> Result<()>,
 {
     let t0 = Instant::now();
     let workers: usize = endpoints.iter().map(|e| e.concurrency).sum();
@@ -291,7 +323,7 @@ where
         paused_until: endpoints.iter().map(|_| Mutex::new(None)).collect(),
     });
     let (job_tx, job_rx) = bounded::<T>(workers.max(1));
-    let (res_tx, res_rx) = unbounded::<(T, Outcome)>();
+    let (res_tx, res_rx) = unbounded::<(T, Outcome<Q::Reply>)>();
 
     // Threads are detached, not scoped: on cancellation the run returns after the grace period
     // even if a request is still waiting on a slow server; that worker ends at its timeout and

@@ -49,7 +49,8 @@ pub struct Config {
     /// Required bearer key (None: no auth).
     pub key: Option<String>,
     pub model: String,
-    /// Fault for request number n (0-based, chat requests only) and its prompt.
+    /// Fault for request number n (0-based) and its prompt; embedding requests are numbered
+    /// apart, with the prompt "embeddings".
     pub faults: Schedule,
     /// Time every answer takes.
     pub delay: Duration,
@@ -58,6 +59,7 @@ pub struct Config {
 #[derive(Default)]
 pub struct State {
     pub chat_requests: AtomicU64,
+    pub embed_requests: AtomicU64,
     pub auth_failures: AtomicU64,
     /// Prompt -> the stimulus it meant as odd (None: it answered with no choice).
     pub intended: Mutex<HashMap<String, Option<usize>>>,
@@ -151,15 +153,7 @@ fn connection(s: TcpStream, cfg: &Config, st: &State) -> std::io::Result<()> {
         } else if method == "POST" && path.ends_with("/chat/completions") {
             chat(&mut w, &body, cfg, st)?;
         } else if method == "POST" && path.ends_with("/embeddings") {
-            let j: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            let inputs = j["input"].as_array().cloned().unwrap_or_default();
-            let data: Vec<_> = inputs
-                .iter()
-                .enumerate()
-                .map(|(i, s)| serde_json::json!({"index": i, "embedding": [s.as_str().map_or(0, str::len) as f64, 1.0]}))
-                .collect();
-            let b = serde_json::json!({"data": data, "usage": {"prompt_tokens": inputs.len()}});
-            respond(&mut w, 200, &[], b.to_string().as_bytes())?;
+            embeddings(&mut w, &body, cfg, st)?;
         } else {
             respond(
                 &mut w,
@@ -373,5 +367,49 @@ fn chat(w: &mut TcpStream, body: &[u8], cfg: &Config, st: &State) -> std::io::Re
                 respond(w, 200, &[], body.as_bytes())
             }
         }
+    }
+}
+
+/// `/embeddings`: a caption's stimulus row of the hidden embedding (any other text: its length
+/// and 1), with the same fault schedule as chat.
+fn embeddings(w: &mut TcpStream, body: &[u8], cfg: &Config, st: &State) -> std::io::Result<()> {
+    let n = st.embed_requests.fetch_add(1, Ordering::SeqCst);
+    let j: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(j) => j,
+        Err(_) => return respond(w, 400, &[], br#"{"error":{"message":"bad JSON"}}"#),
+    };
+    let fault = (cfg.faults)(n, "embeddings");
+    st.log.lock().unwrap().push((Instant::now(), fault.clone()));
+    let inputs = j["input"].as_array().cloned().unwrap_or_default();
+    let data: Vec<_> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let text = s.as_str().unwrap_or("");
+            let v = match cfg.captions.get(text) {
+                Some(&k) => cfg.embedding[k].clone(),
+                None => vec![text.len() as f64, 1.0],
+            };
+            serde_json::json!({"object": "embedding", "index": i, "embedding": v})
+        })
+        .collect();
+    let b = serde_json::json!({"object": "list", "data": data, "model": cfg.model,
+        "usage": {"prompt_tokens": inputs.len(), "total_tokens": inputs.len()}})
+    .to_string();
+    match fault {
+        Fault::RateLimit(s) => respond(
+            w,
+            429,
+            &[("Retry-After", s.to_string())],
+            br#"{"error":{"message":"rate limited"}}"#,
+        ),
+        Fault::ServerError => respond(w, 500, &[], br#"{"error":{"message":"internal error"}}"#),
+        Fault::BadRequest => respond(w, 400, &[], br#"{"error":{"message":"input too long"}}"#),
+        Fault::Truncated => respond(w, 200, &[], &b.as_bytes()[..b.len() / 2]),
+        Fault::Sleep(d) => {
+            std::thread::sleep(d);
+            respond(w, 200, &[], b.as_bytes())
+        }
+        Fault::None | Fault::NoChoice | Fault::Ambiguous => respond(w, 200, &[], b.as_bytes()),
     }
 }
