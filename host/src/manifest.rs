@@ -46,7 +46,7 @@ fn d_fuel() -> u64 {
     1_000_000_000_000
 }
 fn d_memory() -> u64 {
-    4096
+    2048
 }
 fn d_timeout() -> f64 {
     3600.0
@@ -63,6 +63,8 @@ impl Default for Limits {
 }
 
 pub const PERMISSIONS: &[&str] = &["inference"];
+const MAX_MEMORY_MB: u64 = 4096;
+const MAX_TIMEOUT_S: f64 = 1e7;
 
 impl Manifest {
     pub fn read(dir: &Path) -> Result<Manifest> {
@@ -99,10 +101,26 @@ impl Manifest {
                 PERMISSIONS.join(", ")
             );
         }
+        let l = &m.limits;
         ensure!(
-            m.limits.memory_mb >= 1 && m.limits.timeout_s > 0.0 && m.limits.fuel > 0,
-            "{}: limits must be positive",
-            path.display()
+            (1..=MAX_MEMORY_MB).contains(&l.memory_mb)
+                && l.timeout_s.is_finite()
+                && l.timeout_s > 0.0
+                && l.timeout_s <= MAX_TIMEOUT_S
+                && l.fuel > 0,
+            "{}: limits must be fuel > 0, memory_mb in 1..={MAX_MEMORY_MB} (a wasm32 memory is at most 4 GiB), timeout_s in (0, {MAX_TIMEOUT_S}]; got fuel {}, memory_mb {}, timeout_s {}",
+            path.display(),
+            l.fuel,
+            l.memory_mb,
+            l.timeout_s
+        );
+        // The component must sit in the plugin's own folder.
+        ensure!(
+            !m.file.is_empty()
+                && Path::new(&m.file).file_name().and_then(|f| f.to_str()) == Some(m.file.as_str()),
+            "{}: file '{}' must be a file name in the plugin's folder, not a path",
+            path.display(),
+            m.file
         );
         Ok(m)
     }
@@ -196,5 +214,20 @@ mod tests {
         std::fs::write(d.path().join("plugin.toml"), "name = \"x\"\nkind = \"wasm\"\nversion = \"1\"\ninterface = \"1\"\nfile = \"f\"\npermissions = [\"network\"]\n").unwrap();
         let e = Manifest::read(d.path()).unwrap_err().to_string();
         assert!(e.contains("unknown permission 'network'"), "{e}");
+        let mut bad = m.clone();
+        bad.limits.timeout_s = f64::INFINITY;
+        bad.write(d.path()).unwrap_or_else(|_| {
+            std::fs::write(d.path().join("plugin.toml"), "name = \"demo\"\nkind = \"wasm\"\nversion = \"1\"\ninterface = \"0.1.0\"\nfile = \"demo.wasm\"\n[limits]\ntimeout_s = inf\n").unwrap()
+        });
+        let e = Manifest::read(d.path()).unwrap_err().to_string();
+        assert!(e.contains("limits must be"), "{e}");
+        let mut bad = m.clone();
+        bad.file = "../elsewhere.wasm".into();
+        bad.write(d.path()).unwrap();
+        let e = Manifest::read(d.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("must be a file name in the plugin's folder"),
+            "{e}"
+        );
     }
 }

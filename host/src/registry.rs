@@ -97,6 +97,11 @@ impl Registry {
             };
             let mut subs: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
+                // `.NAME.installing-*` and `.NAME.old-*` are an install in progress.
+                .filter(|p| {
+                    !p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                })
                 .filter(|p| p.join("plugin.toml").is_file())
                 .collect();
             subs.sort();

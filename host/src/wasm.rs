@@ -41,6 +41,9 @@ use bindings::emoscope::plugin::{host, inference, types};
 const MAX_CHUNK: u64 = 1 << 20;
 /// One epoch tick.
 const TICK: Duration = Duration::from_millis(10);
+/// What `describe()` may spend at load.
+const DESCRIBE_FUEL: u64 = 1_000_000_000;
+const DESCRIBE_TIMEOUT_S: f64 = 10.0;
 
 /// A tensor in the host's table, with its flat row-major data converted once on first read.
 pub struct HostTensor {
@@ -86,7 +89,26 @@ struct State {
     ctx: Ctx,
     plugin: String,
     progress: Option<Box<dyn emoscope_sdk::ctx::Progress>>,
+    progress_done: u64,
     inference: bool,
+    /// Bytes of host tensors and builders this call created, charged to the memory cap too.
+    host_bytes: u64,
+    host_cap: u64,
+}
+
+impl State {
+    /// Charge `n` f64 elements of host memory to the call; over the cap, the call traps.
+    fn charge(&mut self, n: usize) -> wasmtime::Result<()> {
+        self.host_bytes = self.host_bytes.saturating_add(8 * n as u64);
+        if self.host_bytes > self.host_cap {
+            self.memory_hit = true;
+            wasmtime::bail!(
+                "host tensors of {} MiB exceed the memory cap",
+                self.host_bytes >> 20
+            );
+        }
+        Ok(())
+    }
 }
 
 impl WasiView for State {
@@ -222,6 +244,7 @@ impl types::HostTensorBuilder for State {
         // An impossible shape traps the call: the guest asked for something no tensor can be.
         let d = dims(&shape).map_err(|e| wasmtime::format_err!("tensor-builder: {e}"))?;
         let n = d.iter().product();
+        self.charge(n)?;
         Ok(self.table.push(Builder {
             shape: d,
             dtype,
@@ -298,8 +321,9 @@ impl host::Host for State {
             self.progress = Some(self.ctx.progress(&self.plugin, total));
         }
         if let Some(p) = &self.progress {
-            p.set_message(&format!("{done}/{total}"));
+            p.inc(done.saturating_sub(self.progress_done));
         }
+        self.progress_done = self.progress_done.max(done);
         Ok(())
     }
     fn cancelled(&mut self) -> wasmtime::Result<bool> {
@@ -313,6 +337,11 @@ impl host::Host for State {
         a: Resource<HostTensor>,
         b: Resource<HostTensor>,
     ) -> wasmtime::Result<std::result::Result<Resource<HostTensor>, String>> {
+        let (ta, tb) = (&self.table.get(&a)?.t, &self.table.get(&b)?.t);
+        let (sa, sb) = (ta.shape(), tb.shape());
+        if sa.len() == 2 && sb.len() == 2 {
+            self.charge(sa[0].saturating_mul(sb[1]))?;
+        }
         let r = self.table.get(&a)?.t.matmul(&self.table.get(&b)?.t);
         match r {
             Ok(t) => Ok(Ok(self.table.push(HostTensor::new(t))?)),
@@ -334,6 +363,8 @@ impl host::Host for State {
                 )))
             }
         };
+        let rows = self.table.get(&x)?.t.shape().first().copied().unwrap_or(0);
+        self.charge(rows.saturating_mul(rows))?;
         let m = self.table.get(&x)?.t.matrix::<f64>("rsm: x");
         match m {
             Ok(m) => {
@@ -556,11 +587,19 @@ impl WasmPlugin {
             path: origin.to_path_buf(),
             cached,
         };
+        // describe() runs at every start: it gets a small budget, whatever the calls get.
+        let small = Limits {
+            fuel: p.limits.fuel.min(DESCRIBE_FUEL),
+            memory_mb: p.limits.memory_mb,
+            timeout_s: p.limits.timeout_s.min(DESCRIBE_TIMEOUT_S),
+        };
+        let full = std::mem::replace(&mut p.limits, small);
         let ctx = Ctx::detached();
         let raw = p.run(&ctx, "describe", |plugin, store| {
             plugin.call_describe(store)
-        })?;
-        p.info = info_from(raw, origin)?;
+        });
+        p.limits = full;
+        p.info = info_from(raw?, origin)?;
         Ok(p)
     }
 
@@ -588,7 +627,10 @@ impl WasmPlugin {
                 ctx: ctx.clone(),
                 plugin: name.clone(),
                 progress: None,
+                progress_done: 0,
                 inference: self.inference,
+                host_bytes: 0,
+                host_cap: self.limits.memory_mb << 20,
             },
         );
         store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);

@@ -39,12 +39,15 @@ fn judge(args: &[Value], options: &str) -> Result<Value, String> {
         .collect();
     let out = TensorBuilder::new(&ts, Dtype::S64);
     let mut rows = Vec::new();
-    read_chunks(t, |off, chunk| {
-        if off % 3 != 0 || chunk.len() % 3 != 0 {
-            return Err("the host's chunk size must be a multiple of 3".into());
-        }
+    // Chunks need not end on a row: carry the partial row over to the next chunk.
+    let mut carry: Vec<f64> = Vec::new();
+    let mut row0 = 0u64;
+    read_chunks(t, |_, chunk| {
+        carry.extend_from_slice(chunk);
+        let whole = carry.len() / 3 * 3;
+        let off = row0 * 3;
         rows.clear();
-        for (r, tri) in chunk.chunks(3).enumerate() {
+        for (r, tri) in carry[..whole].chunks(3).enumerate() {
             let ids = [tri[0] as usize, tri[1] as usize, tri[2] as usize];
             if let Some(bad) = ids.iter().find(|&&i| i >= n) {
                 return Err(format!(
@@ -69,6 +72,8 @@ fn judge(args: &[Value], options: &str) -> Result<Value, String> {
             let kept: Vec<usize> = (0..3).filter(|&k| k != odd).collect();
             rows.extend([ids[kept[0]] as f64, ids[kept[1]] as f64, ids[odd] as f64]);
         }
+        carry.drain(..whole);
+        row0 += (whole / 3) as u64;
         out.write_f64(off, &rows)
     })?;
     Ok(Value::Tensor(TensorBuilder::finish(out)))
