@@ -154,6 +154,18 @@ fn the_guide_scaffold_build_install_call_from_script_and_repl() {
     ] {
         assert!(row.contains(needle), "{needle} not in {row}");
     }
+    // Its documentation, from describe(), like a builtin's.
+    let o = bin()
+        .args(["doc", "demo"])
+        .env("EMOSCOPE_PLUGIN_PATH", &plugins)
+        .env("EMOSCOPE_CACHE", &cache)
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains("Multiply a tensor by a factor") && text(&o).contains("factor"),
+        "{}",
+        text(&o)
+    );
     // 4. Use it from a script: the result is x × factor, computed here independently.
     let o = run(
         r#"
@@ -298,7 +310,10 @@ fn hostile_plugins_are_contained_and_the_host_goes_on() {
     assert!(line("bomb").contains("hit its memory cap (64 MiB"), "{t}");
     assert!(line("read_file").contains("cannot open /etc/passwd"), "{t}");
     assert!(line("read_env").contains("cannot read HOME"), "{t}");
-    assert!(line("trap").contains("trapped"), "{t}");
+    assert!(
+        line("trap").contains("trapped") && line("trap").contains("a deliberate panic"),
+        "{t}"
+    );
     assert!(line("ok").contains("42"), "{t}");
 
     // A wall-clock limit stops a loop that fuel alone would let run for minutes.

@@ -239,11 +239,19 @@ fn main() -> ExitCode {
             })
             .map_err(|e| e.to_string())
         }
-        Cmd::Doc { namespace } => doc::render(&Registry::with_builtins(), namespace.as_deref())
-            .map(|s| {
-                print!("{s}");
-                ExitCode::SUCCESS
-            }),
+        // The whole reference is the builtins' (docs/reference.md); one namespace may be a plugin's.
+        Cmd::Doc { namespace } => doc::render(
+            &if namespace.is_some() {
+                Registry::with_plugins()
+            } else {
+                Registry::with_builtins()
+            },
+            namespace.as_deref(),
+        )
+        .map(|s| {
+            print!("{s}");
+            ExitCode::SUCCESS
+        }),
     };
     r.unwrap_or_else(|e| {
         eprintln!("error: {e}");

@@ -615,11 +615,13 @@ impl WasmPlugin {
         } else {
             self.info.name.clone()
         };
+        // The guest's stderr is kept (bounded) so that a panic's message reaches the user.
+        let stderr = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(64 << 10);
         let mut store = Store::new(
             engine(),
             State {
                 table: ResourceTable::new(),
-                wasi: WasiCtxBuilder::new().build(),
+                wasi: WasiCtxBuilder::new().stderr(stderr.clone()).build(),
                 limits: StoreLimitsBuilder::new()
                     .memory_size((self.limits.memory_mb as usize) << 20)
                     .build(),
@@ -682,7 +684,21 @@ impl WasmPlugin {
                     ),
                     None => format!("failed: {}", e.root_cause()),
                 };
-                Err(Error::msg(format!("plugin {name} {why} (in {what})")))
+                let printed = String::from_utf8_lossy(&stderr.contents()).to_string();
+                let said: Vec<&str> = printed
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with("note: run with"))
+                    .collect();
+                let said = if said.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; it printed: {}",
+                        said[said.len().saturating_sub(3)..].join(" | ")
+                    )
+                };
+                Err(Error::msg(format!("plugin {name} {why} (in {what}){said}")))
             }
         }
     }
