@@ -5,6 +5,7 @@
 //! Items are texts, lists of texts (one list per stimulus, such as a video's 20 captions: the
 //! stimulus gets the mean of its texts' vectors), or, for TorchScript only, a tensor whose first
 //! axis is the item.
+use crate::llm::{d_backoff, d_connect, d_retries, d_timeout};
 use emoscope_sdk::infer::{queue, Client, EmbedRequest, Endpoint, Policy, Stop};
 use emoscope_sdk::{bail, ensure, Ctx, Error, Result, Tensor, Value};
 use ndarray::Array2;
@@ -16,18 +17,6 @@ fn d_batch() -> usize {
 }
 fn d_max_length() -> usize {
     256
-}
-fn d_timeout() -> f64 {
-    120.0
-}
-fn d_connect() -> f64 {
-    10.0
-}
-fn d_retries() -> u32 {
-    5
-}
-fn d_backoff() -> f64 {
-    1.0
 }
 
 #[derive(Deserialize)]

@@ -26,16 +26,17 @@ fn one() -> u32 {
 fn yes() -> bool {
     true
 }
-fn d_timeout() -> f64 {
+// Network defaults, shared with `judge::embed`'s endpoint route.
+pub(crate) fn d_timeout() -> f64 {
     120.0
 }
-fn d_connect() -> f64 {
+pub(crate) fn d_connect() -> f64 {
     10.0
 }
-fn d_retries() -> u32 {
+pub(crate) fn d_retries() -> u32 {
     5
 }
-fn d_backoff() -> f64 {
+pub(crate) fn d_backoff() -> f64 {
     1.0
 }
 

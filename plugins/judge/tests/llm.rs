@@ -182,7 +182,11 @@ fn faults_are_retried_and_every_trial_ends_recorded_once() {
     let t = triplets(12, 80, 2);
     // One stimulus is refused for good (400): its trials fail at once, the others go on.
     let refused = "Stimulus 5, caption";
-    let faults: standin::Schedule = Arc::new(move |n, prompt: &str| {
+    // The transient faults are scheduled by a count of the requests that reach them, not by the
+    // server's request number: which request number carries a refused prompt depends on thread
+    // timing, and could otherwise swallow every scheduled sleep.
+    let transient = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let faults: standin::Schedule = Arc::new(move |_, prompt: &str| {
         if prompt.contains(refused) {
             return Fault::BadRequest;
         }
@@ -192,7 +196,7 @@ fn faults_are_retried_and_every_trial_ends_recorded_once() {
         if prompt.contains("Stimulus 8, caption 1") {
             return Fault::Ambiguous;
         }
-        match n % 23 {
+        match transient.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 23 {
             3 => Fault::ServerError,
             5 => Fault::RateLimit(0),
             9 => Fault::Truncated,
