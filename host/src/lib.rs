@@ -6,6 +6,8 @@
 //! knows rustyline); `doc` renders the FnSpecs as markdown.
 pub mod doc;
 pub mod manifest;
+#[cfg(feature = "native")]
+pub mod native;
 pub mod plugin_cmd;
 pub mod registry;
 pub mod repl;

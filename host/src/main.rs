@@ -61,7 +61,8 @@ enum Cmd {
 enum PluginCmd {
     /// Scaffold a WASM plugin crate in ./NAME (its template function already works)
     New { name: String },
-    /// Build a plugin crate for wasm32-wasip2: DIR/dist/ gets the component and plugin.toml
+    /// Build a plugin crate: a WASM component (wasm32-wasip2), or a native library when its
+    /// Cargo.toml says kind = "native"; DIR/dist/ gets it and plugin.toml
     Build { dir: PathBuf },
     /// Copy a built plugin (a folder with plugin.toml, or a crate with dist/) into the plugin folder
     Install { path: PathBuf },

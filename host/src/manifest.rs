@@ -1,6 +1,6 @@
 //! `plugin.toml`: what sits beside every third-party plugin (WASM component or native library),
 //! and where installed plugins live.
-use emoscope_sdk::{bail, ensure, Error, Result};
+use emoscope_sdk::{bail, ensure, Error, Result, Ty};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -126,12 +126,36 @@ impl Manifest {
     }
 
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let text = toml::to_string_pretty(self).map_err(|e| Error::msg(e.to_string()))?;
+        let mut text = toml::to_string_pretty(self).map_err(|e| Error::msg(e.to_string()))?;
+        // A native library runs unsandboxed: limits would promise what the host cannot enforce.
+        if self.kind == "native" {
+            if let Some(at) = text.find("\n[limits]") {
+                text.truncate(at + 1);
+            }
+        }
         emoscope_sdk::io::atomic_write(&dir.join("plugin.toml"), |w| {
             std::io::Write::write_all(w, text.as_bytes())?;
             Ok(())
         })
     }
+}
+
+/// A type name in a plugin's description (WASM `describe()` or a native library's JSON).
+pub fn ty(s: &str, origin: &Path) -> Result<Ty> {
+    Ok(match s {
+        "any" => Ty::Any,
+        "bool" => Ty::Bool,
+        "int" => Ty::Int,
+        "float" => Ty::Float,
+        "string" | "str" => Ty::Str,
+        "tensor" => Ty::Tensor,
+        "list" => Ty::List,
+        "map" => Ty::Map,
+        other => bail!(
+            "{}: describe() names an unknown type '{other}' (any, bool, int, float, string, tensor, list, map)",
+            origin.display()
+        ),
+    })
 }
 
 pub fn is_name(s: &str) -> bool {

@@ -1,4 +1,5 @@
-//! `emoscope plugin new | build | install`: from a scaffold to an installed WASM plugin.
+//! `emoscope plugin new | build | install`: from a scaffold to an installed plugin (a WASM
+//! component, or a native library from a crate that says `kind = "native"`).
 use crate::manifest::{self, Limits, Manifest};
 use emoscope_sdk::{bail, ensure, Error, Result};
 use std::path::{Path, PathBuf};
@@ -119,8 +120,9 @@ export_plugin!(Component);
     )
 }
 
-/// The package name and permissions from a plugin crate's Cargo.toml.
-fn crate_info(dir: &Path) -> Result<(String, Vec<String>)> {
+/// The package name, permissions and kind ("wasm", or "native" for a trusted C-ABI library)
+/// from a plugin crate's Cargo.toml (`[package.metadata.emoscope]`).
+fn crate_info(dir: &Path) -> Result<(String, Vec<String>, String)> {
     let path = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         Error::msg(format!(
@@ -151,13 +153,28 @@ fn crate_info(dir: &Path) -> Result<(String, Vec<String>)> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok((name, permissions))
+    let kind = pkg
+        .get("metadata")
+        .and_then(|m| m.get("emoscope"))
+        .and_then(|m| m.get("kind"))
+        .and_then(|k| k.as_str())
+        .unwrap_or("wasm")
+        .to_string();
+    ensure!(
+        kind == "wasm" || kind == "native",
+        "{}: [package.metadata.emoscope] kind must be \"wasm\" or \"native\", got \"{kind}\"",
+        path.display()
+    );
+    Ok((name, permissions, kind))
 }
 
 /// `emoscope plugin build DIR`: `cargo build --release --target wasm32-wasip2`, then the
 /// component and its `plugin.toml` in `DIR/dist/`. Returns that folder.
 pub fn build(dir: &Path) -> Result<PathBuf> {
-    let (crate_name, permissions) = crate_info(dir)?;
+    let (crate_name, permissions, kind) = crate_info(dir)?;
+    if kind == "native" {
+        return build_native(dir, &crate_name);
+    }
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--release", "--target", "wasm32-wasip2"])
         .current_dir(dir)
@@ -169,11 +186,8 @@ pub fn build(dir: &Path) -> Result<PathBuf> {
             dir.display()
         );
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.join("target"));
     let file = format!("{}.wasm", crate_name.replace('-', "_"));
-    let built = target.join("wasm32-wasip2/release").join(&file);
+    let built = target_dir(dir).join("wasm32-wasip2/release").join(&file);
     ensure!(
         built.is_file(),
         "cargo succeeded but {} is missing (is the crate a cdylib?)",
@@ -198,6 +212,70 @@ pub fn build(dir: &Path) -> Result<PathBuf> {
     }
     .write(&dist)?;
     Ok(dist)
+}
+
+fn target_dir(dir: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("target"))
+}
+
+/// A native plugin crate (`kind = "native"`): `cargo build --release` for this machine, then the
+/// library and its `plugin.toml` in `DIR/dist/`. Its description is read by loading it, which
+/// also checks its ABI version.
+fn build_native(dir: &Path, crate_name: &str) -> Result<PathBuf> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release"])
+        .current_dir(dir)
+        .status()
+        .map_err(|e| Error::msg(format!("cannot run cargo: {e}")))?;
+    ensure!(
+        status.success(),
+        "cargo build --release failed in {}",
+        dir.display()
+    );
+    let file = format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        crate_name.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    );
+    let built = target_dir(dir).join("release").join(&file);
+    ensure!(
+        built.is_file(),
+        "cargo succeeded but {} is missing (is the crate a cdylib?)",
+        built.display()
+    );
+    let (name, version) = describe_native(&built)?;
+    let dist = dir.join("dist");
+    let bytes = std::fs::read(&built)?;
+    emoscope_sdk::io::atomic_write(&dist.join(&file), |w| {
+        std::io::Write::write_all(w, &bytes)?;
+        Ok(())
+    })?;
+    Manifest {
+        name,
+        version,
+        kind: "native".into(),
+        interface: manifest::NATIVE_ABI.to_string(),
+        file,
+        permissions: vec![],
+        limits: Limits::default(),
+    }
+    .write(&dist)?;
+    Ok(dist)
+}
+
+#[cfg(feature = "native")]
+fn describe_native(lib: &Path) -> Result<(String, String)> {
+    use emoscope_sdk::Plugin;
+    let i = crate::native::NativePlugin::open(lib)?.info();
+    Ok((i.name, i.version))
+}
+
+#[cfg(not(feature = "native"))]
+fn describe_native(_: &Path) -> Result<(String, String)> {
+    bail!("this emoscope was built without the native feature (cargo build --features native): it cannot check a native library")
 }
 
 #[cfg(feature = "wasm")]

@@ -182,10 +182,15 @@ fn load_wasm(dir: &std::path::Path, m: &Manifest) -> emoscope_sdk::Result<Arc<dy
     )
 }
 
-/// Native (C ABI) plugins are described by DESIGN.md but not loaded by this version yet.
+#[cfg(feature = "native")]
+fn load_native(dir: &std::path::Path, m: &Manifest) -> emoscope_sdk::Result<Arc<dyn Plugin>> {
+    Ok(Arc::new(crate::native::NativePlugin::load(dir, m)?))
+}
+
+#[cfg(not(feature = "native"))]
 fn load_native(dir: &std::path::Path, m: &Manifest) -> emoscope_sdk::Result<Arc<dyn Plugin>> {
     emoscope_sdk::bail!(
-        "{}: '{}' is a native plugin; this emoscope does not load native plugins yet (only WASM components)",
+        "{}: '{}' is a native plugin, but this emoscope was built without the native feature (cargo build --features native)",
         dir.display(),
         m.name
     )

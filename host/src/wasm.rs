@@ -13,7 +13,7 @@
 use crate::manifest::{self, Limits, Manifest};
 use emoscope_sdk::linalg::{similarity_matrix, Similarity};
 use emoscope_sdk::plugin::{OptSpec, ParamSpec};
-use emoscope_sdk::{bail, Ctx, Error, FnSpec, Map, Plugin, PluginInfo, Result, Tensor, Ty, Value};
+use emoscope_sdk::{bail, Ctx, Error, FnSpec, Map, Plugin, PluginInfo, Result, Tensor, Value};
 use ndarray::{ArcArray, IxDyn};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -704,23 +704,6 @@ impl WasmPlugin {
     }
 }
 
-fn ty(s: &str, origin: &Path) -> Result<Ty> {
-    Ok(match s {
-        "any" => Ty::Any,
-        "bool" => Ty::Bool,
-        "int" => Ty::Int,
-        "float" => Ty::Float,
-        "string" | "str" => Ty::Str,
-        "tensor" => Ty::Tensor,
-        "list" => Ty::List,
-        "map" => Ty::Map,
-        other => bail!(
-            "{}: describe() names an unknown type '{other}' (any, bool, int, float, string, tensor, list, map)",
-            origin.display()
-        ),
-    })
-}
-
 fn info_from(i: types::PluginInfo, origin: &Path) -> Result<PluginInfo> {
     if !manifest::is_name(&i.name) {
         bail!(
@@ -742,7 +725,7 @@ fn info_from(i: types::PluginInfo, origin: &Path) -> Result<PluginInfo> {
         for p in f.params {
             params.push(ParamSpec {
                 name: p.name,
-                ty: ty(&p.ty, origin)?,
+                ty: manifest::ty(&p.ty, origin)?,
                 doc: p.doc,
                 optional: p.optional,
             });
@@ -751,7 +734,7 @@ fn info_from(i: types::PluginInfo, origin: &Path) -> Result<PluginInfo> {
         for o in f.options {
             options.push(OptSpec {
                 name: o.name,
-                ty: ty(&o.ty, origin)?,
+                ty: manifest::ty(&o.ty, origin)?,
                 default: o.default,
                 doc: o.doc,
             });
