@@ -128,6 +128,11 @@ impl NativePlugin for NativeRsm {
                 spec("explain", "What the plugin received: a tensor's dtype and shape, or the value with each tensor in it described.")
                     .param("x", "any", "anything")
                     .returns("a map"),
+                spec("noop", "Returns 0 and does nothing else (the cost of a call).")
+                    .returns("0"),
+                spec("sum", "Sum of all elements, read in place.")
+                    .param("x", "tensor", "any shape")
+                    .returns("float"),
                 spec("panic_test", "Panics on purpose, to show that the host survives a plugin panic.")
                     .returns("never returns"),
             ],
@@ -152,6 +157,14 @@ impl NativePlugin for NativeRsm {
                     }
                     None => json!({"kind": "json", "value": describe_tensors(args, &v)}),
                 })
+            }
+            "noop" => Ok(json!(0)),
+            "sum" => {
+                let x = args.tensor(0)?;
+                Ok(json!(match x.as_slice::<f64>() {
+                    Ok(s) => s.iter().sum::<f64>(),
+                    Err(_) => x.to_f64().iter().sum::<f64>(),
+                }))
             }
             "panic_test" => panic!("native_rsm panicked on purpose"),
             other => Err(format!("native_rsm has no function '{other}'")),
