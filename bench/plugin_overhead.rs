@@ -58,7 +58,11 @@ fn main() {
     let wasm_target = root().join("target/wasm-plugins");
     let native_target = root().join("target/native-plugins");
     cargo_build(&root().join("sdk/examples/bench_probe"), &wasm_target, true);
-    cargo_build(&root().join("sdk/examples/native_rsm"), &native_target, false);
+    cargo_build(
+        &root().join("sdk/examples/native_rsm"),
+        &native_target,
+        false,
+    );
     let wasm_path = wasm_target.join("wasm32-wasip2/release/bench_probe.wasm");
     let wasm = std::fs::read(&wasm_path).unwrap();
     let cache = tempfile::tempdir().unwrap();
@@ -135,7 +139,10 @@ fn main() {
         let gb = (len * 8) as f64 / 1e9;
         let check = |v: Value| {
             let got = v.as_f64().unwrap();
-            assert!((got - want).abs() <= 1e-6 * want.abs().max(1.0), "{got} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "{got} vs {want}"
+            );
         };
         let reps = if len > 1 << 20 { 5 } else { 20 };
         // The peer: the host summing its own buffer, a plain loop at memory speed.
