@@ -5,10 +5,16 @@
 //! engine (the only code that knows Rhai); `repl` the interactive shell (the only code that
 //! knows rustyline); `doc` renders the FnSpecs as markdown.
 pub mod doc;
+pub mod manifest;
+#[cfg(feature = "native")]
+pub mod native;
+pub mod plugin_cmd;
 pub mod registry;
 pub mod repl;
 pub mod script;
 pub mod session;
+#[cfg(feature = "wasm")]
+pub mod wasm;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -18,21 +24,68 @@ pub const QUICKSTART: &str = include_str!("../../scripts/quickstart.rhai");
 /// The whole study, embedded so that `emoscope demo` runs anywhere.
 pub const PAPER: &str = include_str!("../../scripts/paper.rhai");
 
-/// The `emoscope plugins` table: name, version, origin, function count.
+/// The `emoscope plugins` table: every plugin with its kind, version, interface version,
+/// permissions and where it came from, then what could not be loaded.
 pub fn plugins_table(registry: &registry::Registry) -> String {
-    let mut s = format!(
-        "{:<10} {:<9} {:<8} {:>9}  {}\n",
-        "name", "version", "origin", "functions", "description"
-    );
-    for e in registry.entries() {
-        s.push_str(&format!(
-            "{:<10} {:<9} {:<8} {:>9}  {}\n",
-            e.info.name,
-            e.info.version,
-            e.origin.name(),
-            e.info.functions.len(),
-            e.info.description
-        ));
+    let rows: Vec<[String; 7]> = registry
+        .entries()
+        .iter()
+        .map(|e| {
+            let (interface, permissions, from) = match &e.external {
+                Some(x) => (
+                    x.interface.clone(),
+                    if x.permissions.is_empty() {
+                        "none".to_string()
+                    } else {
+                        x.permissions.join(",")
+                    },
+                    x.dir.display().to_string(),
+                ),
+                None => ("-".into(), "-".into(), e.origin.name().to_string()),
+            };
+            [
+                e.info.name.clone(),
+                e.origin.name().to_string(),
+                e.info.version.clone(),
+                interface,
+                permissions,
+                e.info.functions.len().to_string(),
+                from,
+            ]
+        })
+        .collect();
+    let head = [
+        "name",
+        "kind",
+        "version",
+        "interface",
+        "permissions",
+        "functions",
+        "from",
+    ];
+    let mut w: Vec<usize> = head.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (k, c) in r.iter().enumerate() {
+            w[k] = w[k].max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (k, c) in cells.iter().enumerate() {
+            if k + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<width$}  ", width = w[k]));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut s = line(&head.map(String::from));
+    for r in &rows {
+        s.push_str(&line(r));
+    }
+    for p in &registry.problems {
+        s.push_str(&format!("not loaded: {p}\n"));
     }
     s
 }

@@ -37,8 +37,13 @@ enum Cmd {
         #[command(flatten)]
         opts: RunOpts,
     },
-    /// List plugins: name, version, origin, number of functions
+    /// List plugins: name, kind, version, interface version, permissions, where from
     Plugins,
+    /// Make, build and install third-party plugins (docs/plugins.md)
+    Plugin {
+        #[command(subcommand)]
+        cmd: PluginCmd,
+    },
     /// Print the markdown reference of every namespace (or one)
     Doc { namespace: Option<String> },
     /// Run the whole study at demo scale on the embedded synthetic world (scripts/paper.rhai)
@@ -50,6 +55,26 @@ enum Cmd {
         #[command(flatten)]
         opts: RunOpts,
     },
+}
+
+#[derive(Subcommand)]
+enum PluginCmd {
+    /// Scaffold a WASM plugin crate in ./NAME (its template function already works)
+    New { name: String },
+    /// Build a plugin crate: a WASM component (wasm32-wasip2), or a native library when its
+    /// Cargo.toml says kind = "native"; DIR/dist/ gets it and plugin.toml
+    Build { dir: PathBuf },
+    /// Copy a built plugin (a folder with plugin.toml, or a crate with dist/) into the plugin folder
+    Install { path: PathBuf },
+}
+
+/// The builtins plus every installed plugin; what could not be loaded is a warning.
+fn registry() -> Arc<Registry> {
+    let r = Registry::with_plugins();
+    for p in &r.problems {
+        eprintln!("warning: {p}");
+    }
+    Arc::new(r)
 }
 
 #[derive(Args, Clone)]
@@ -117,8 +142,7 @@ fn run_script(
             s.out_dir.display()
         )
     })?;
-    let session =
-        Arc::new(Session::new(s, Arc::new(Registry::with_builtins())).map_err(|e| e.to_string())?);
+    let session = Arc::new(Session::new(s, registry()).map_err(|e| e.to_string())?);
     session.install_ctrlc();
     let engine = script::engine(session.clone());
     let out = session.settings.out_dir.display().to_string();
@@ -178,23 +202,57 @@ fn main() -> ExitCode {
         })(),
         Cmd::Repl { opts } => (|| {
             let session = Arc::new(
-                Session::new(
-                    settings(&opts, ".", false)?,
-                    Arc::new(Registry::with_builtins()),
-                )
-                .map_err(|e| e.to_string())?,
+                Session::new(settings(&opts, ".", false)?, registry())
+                    .map_err(|e| e.to_string())?,
             );
             repl::run(session).map(|_| ExitCode::SUCCESS)
         })(),
         Cmd::Plugins => {
-            print!("{}", emoscope::plugins_table(&Registry::with_builtins()));
+            print!("{}", emoscope::plugins_table(&Registry::with_plugins()));
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Doc { namespace } => doc::render(&Registry::with_builtins(), namespace.as_deref())
-            .map(|s| {
-                print!("{s}");
+        Cmd::Plugin { cmd } => {
+            use emoscope::plugin_cmd;
+            let done = match cmd {
+                PluginCmd::New { name } => {
+                    plugin_cmd::new(&name, std::path::Path::new(".")).map(|d| {
+                        format!(
+                            "created {} (build it with: emoscope plugin build {})",
+                            d.display(),
+                            d.display()
+                        )
+                    })
+                }
+                PluginCmd::Build { dir } => plugin_cmd::build(&dir).map(|d| {
+                    format!(
+                        "built {} (install it with: emoscope plugin install {})",
+                        d.display(),
+                        d.display()
+                    )
+                }),
+                PluginCmd::Install { path } => {
+                    plugin_cmd::install(&path).map(|d| format!("installed {}", d.display()))
+                }
+            };
+            done.map(|m| {
+                println!("{m}");
                 ExitCode::SUCCESS
-            }),
+            })
+            .map_err(|e| e.to_string())
+        }
+        // The whole reference is the builtins' (docs/reference.md); one namespace may be a plugin's.
+        Cmd::Doc { namespace } => doc::render(
+            &if namespace.is_some() {
+                Registry::with_plugins()
+            } else {
+                Registry::with_builtins()
+            },
+            namespace.as_deref(),
+        )
+        .map(|s| {
+            print!("{s}");
+            ExitCode::SUCCESS
+        }),
     };
     r.unwrap_or_else(|e| {
         eprintln!("error: {e}");

@@ -270,7 +270,14 @@ impl Session {
             .registry
             .entries()
             .iter()
-            .map(|e| serde_json::json!({"name": e.info.name, "version": e.info.version, "origin": e.origin.name()}))
+            .map(|e| {
+                let mut j = serde_json::json!({"name": e.info.name, "version": e.info.version, "origin": e.origin.name()});
+                if let Some(x) = &e.external {
+                    j["path"] = x.dir.display().to_string().into();
+                    j["interface"] = x.interface.clone().into();
+                }
+                j
+            })
             .collect();
         let files = |m: &BTreeMap<PathBuf, String>| -> Vec<serde_json::Value> {
             m.iter()
