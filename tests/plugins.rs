@@ -632,3 +632,42 @@ fn inference_reaches_a_plugin_only_when_asked_for_and_granted() {
     let t = script(judge);
     assert!(t.contains("inference is not granted"), "{t}");
 }
+
+#[test]
+fn reads_across_many_chunks_and_the_hosts_linear_algebra_match_the_host() {
+    if !wasm_ready("reads_across_many_chunks_and_the_hosts_linear_algebra_match_the_host") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (plugins, cache) = (tmp.path().join("plugins"), tmp.path().join("cache"));
+    build_and_install("bench_probe", &plugins, &cache);
+    // 2.5 chunks of 2^20 elements, so reads cross chunk boundaries and end on a partial one;
+    // integers below 2^24 are exact in f32, and their sum (below 2^53) in f64.
+    let o = run(
+        r#"
+        let n = 2621440;
+        let x = tensor::arange(n);
+        let want = tensor::sum(x);
+        let a = probe::sum(x);
+        let b = probe::sum_f32(x);
+        if a != want || b != want { throw `sums: ${a} ${b} vs ${want}`; }
+        let f = x.astype("f32");
+        if probe::sum(f) != want { throw "f32 tensor read as f64"; }
+        let A = tensor::randn([30, 12], #{seed: 1});
+        let B = tensor::randn([12, 9], #{seed: 2});
+        let d = tensor::max(tensor::abs(probe::host_matmul(A, B) - tensor::matmul(A, B)));
+        if d > 1e-12 { throw `matmul differs by ${d}`; }
+        let d = tensor::max(tensor::abs(probe::host_rsm(A) - rsa::rsm(A, #{metric: "pearson"})));
+        if d > 1e-12 { throw `rsm differs by ${d}`; }
+        let caught = "";
+        try { probe::host_matmul(A, A); } catch (e) { caught = `${e}`; }
+        print(`chunks ok; a bad matmul: ${caught}`);
+        "#,
+        &plugins,
+        &cache,
+        &tmp.path().join("out"),
+    );
+    let t = text(&o);
+    assert!(o.status.success() && t.contains("chunks ok"), "{t}");
+    assert!(t.contains("a bad matmul: probe::host_matmul:"), "{t}");
+}
