@@ -12,7 +12,7 @@
 use emoscope::manifest::Limits;
 use emoscope::native::NativePlugin;
 use emoscope::registry::Registry;
-use emoscope::wasm::{compile, WasmPlugin};
+use emoscope::wasm::{compile, Inference, WasmPlugin};
 use emoscope_sdk::{Ctx, Map, Plugin, Tensor, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -98,7 +98,8 @@ fn main() {
         uncached / cached
     );
 
-    let probe = WasmPlugin::from_bytes(&wasm, &wasm_path, Limits::default(), false).unwrap();
+    let probe =
+        WasmPlugin::from_bytes(&wasm, &wasm_path, Limits::default(), Inference::NotAsked).unwrap();
     let native = NativePlugin::open(&native_target.join(format!(
         "release/{}native_rsm{}",
         std::env::consts::DLL_PREFIX,

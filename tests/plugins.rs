@@ -428,3 +428,246 @@ fn bad_components_and_other_interface_versions_are_refused() {
         text(&o)
     );
 }
+
+/// A loopback OpenAI-compatible server: `/embeddings` answers each text (numbers separated by
+/// spaces) with those numbers, `/chat/completions` echoes the last message. It records the
+/// model each request named.
+fn loopback_server() -> (String, std::sync::Arc<Mutex<Vec<(String, String)>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            let j: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let model = j["model"].as_str().unwrap_or("").to_string();
+            log.lock().unwrap().push((path.clone(), model.clone()));
+            let answer = if path.ends_with("/embeddings") {
+                let data: Vec<serde_json::Value> = j["input"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let v: Vec<f64> = t
+                            .as_str()
+                            .unwrap_or("")
+                            .split_whitespace()
+                            .map(|x| x.parse().unwrap())
+                            .collect();
+                        serde_json::json!({"object": "embedding", "index": i, "embedding": v})
+                    })
+                    .collect();
+                serde_json::json!({"object": "list", "data": data, "model": model})
+            } else {
+                let q = j["messages"][0]["content"].as_str().unwrap_or("");
+                serde_json::json!({"choices": [{"index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": format!("echo: {q}")}}]})
+            };
+            let b = answer.to_string();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+                b.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn inference_reaches_a_plugin_only_when_asked_for_and_granted() {
+    if !wasm_ready("inference_reaches_a_plugin_only_when_asked_for_and_granted") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (plugins, cache) = (tmp.path().join("plugins"), tmp.path().join("cache"));
+    let config = tmp.path().join("config");
+    build_and_install("odd_one_out_judge", &plugins, &cache);
+    build_and_install("hostile", &plugins, &cache);
+    let (url, seen) = loopback_server();
+    // Items whose features are small integers (exact in the f32 an embedding arrives as), and
+    // their "captions": the same numbers as text, which the server embeds as themselves.
+    let (n, d) = (24usize, 5usize);
+    let mut s = 11u64;
+    let x = ndarray::Array2::from_shape_fn((n, d), |_| {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 33) % 11) as f64 - 5.0
+    });
+    let texts: Vec<String> = x
+        .rows()
+        .into_iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| format!("{v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    ndarray_npy::write_npy(out.join("X.npy"), &x).unwrap();
+    std::fs::write(
+        out.join("texts.json"),
+        serde_json::to_string(&texts).unwrap(),
+    )
+    .unwrap();
+    let with_config = |c: &mut Command| {
+        c.env("EMOSCOPE_CONFIG", &config)
+            .env("EMOSCOPE_PLUGIN_PATH", &plugins)
+            .env("EMOSCOPE_CACHE", &cache);
+    };
+    let plugins_row = |name: &str| {
+        let mut c = bin();
+        with_config(c.arg("plugins"));
+        let t = text(&c.output().unwrap());
+        t.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{t}"))
+            .to_string()
+    };
+    let script = |body: &str| {
+        let f = out.join("s.rhai");
+        std::fs::write(&f, body).unwrap();
+        let mut c = bin();
+        c.arg("run").arg(&f).arg("--out").arg(&out).arg("--quiet");
+        with_config(&mut c);
+        text(&c.output().unwrap())
+    };
+    let judge = r#"
+        let X = io::load(out + "/X.npy");
+        let texts = io::load(out + "/texts.json");
+        let T = triplets::random(24, 3000, #{seed: 8});
+        let a = odd_one_out::embed_judge(texts, T);
+        let b = judge::from_features(X, T, #{rule: "mean_distance"});
+        if !tensor::equal(a, b) { throw "embed_judge differs from judge::from_features on the same features"; }
+        print(`embed_judge ok; ${odd_one_out::ask("is this granted?")}`);
+    "#;
+
+    // Asked for but not granted: a clear refusal naming the command that grants it.
+    assert!(
+        plugins_row("odd_one_out").contains("inference(not granted)"),
+        "{}",
+        plugins_row("odd_one_out")
+    );
+    let t = script(judge);
+    assert!(
+        t.contains("inference is not granted; the user grants it with `emoscope plugin grant odd_one_out --url URL --model MODEL`"),
+        "{t}"
+    );
+    assert!(seen.lock().unwrap().is_empty(), "no request before a grant");
+
+    // Granted: embeddings and chat reach the loopback server, with the models granted.
+    for name in ["odd_one_out", "hostile"] {
+        let mut c = bin();
+        c.args([
+            "plugin",
+            "grant",
+            name,
+            "--url",
+            &url,
+            "--model",
+            "chat-m",
+            "--embed-model",
+            "embed-m",
+        ]);
+        with_config(&mut c);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert!(config.join("grants.toml").is_file());
+    assert!(plugins_row("odd_one_out").contains("inference(granted)"));
+    let t = script(judge);
+    assert!(t.contains("embed_judge ok; echo: is this granted?"), "{t}");
+    {
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.contains(&("/v1/embeddings".into(), "embed-m".into())),
+            "{seen:?}"
+        );
+        assert!(
+            seen.contains(&("/v1/chat/completions".into(), "chat-m".into())),
+            "{seen:?}"
+        );
+    }
+    // A grant does not reach a plugin whose manifest did not ask.
+    let before = seen.lock().unwrap().len();
+    let t = script(r#"try { hostile::infer(); } catch (e) { print(`refused: ${e}`); }"#);
+    assert!(
+        t.contains("refused:") && t.contains("inference was not asked for"),
+        "{t}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), before);
+
+    // Revoked: refused again.
+    let mut c = bin();
+    c.args(["plugin", "revoke", "odd_one_out"]);
+    with_config(&mut c);
+    assert!(c.output().unwrap().status.success());
+    let t = script(judge);
+    assert!(t.contains("inference is not granted"), "{t}");
+}
+
+#[test]
+fn reads_across_many_chunks_and_the_hosts_linear_algebra_match_the_host() {
+    if !wasm_ready("reads_across_many_chunks_and_the_hosts_linear_algebra_match_the_host") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (plugins, cache) = (tmp.path().join("plugins"), tmp.path().join("cache"));
+    build_and_install("bench_probe", &plugins, &cache);
+    // 2.5 chunks of 2^20 elements, so reads cross chunk boundaries and end on a partial one;
+    // integers below 2^24 are exact in f32, and their sum (below 2^53) in f64.
+    let o = run(
+        r#"
+        let n = 2621440;
+        let x = tensor::arange(n);
+        let want = tensor::sum(x);
+        let a = probe::sum(x);
+        let b = probe::sum_f32(x);
+        if a != want || b != want { throw `sums: ${a} ${b} vs ${want}`; }
+        let f = x.astype("f32");
+        if probe::sum(f) != want { throw "f32 tensor read as f64"; }
+        let A = tensor::randn([30, 12], #{seed: 1});
+        let B = tensor::randn([12, 9], #{seed: 2});
+        let d = tensor::max(tensor::abs(probe::host_matmul(A, B) - tensor::matmul(A, B)));
+        if d > 1e-12 { throw `matmul differs by ${d}`; }
+        let d = tensor::max(tensor::abs(probe::host_rsm(A) - rsa::rsm(A, #{metric: "pearson"})));
+        if d > 1e-12 { throw `rsm differs by ${d}`; }
+        let caught = "";
+        try { probe::host_matmul(A, A); } catch (e) { caught = `${e}`; }
+        print(`chunks ok; a bad matmul: ${caught}`);
+        "#,
+        &plugins,
+        &cache,
+        &tmp.path().join("out"),
+    );
+    let t = text(&o);
+    assert!(o.status.success() && t.contains("chunks ok"), "{t}");
+    assert!(t.contains("a bad matmul: probe::host_matmul:"), "{t}");
+}

@@ -5,6 +5,7 @@
 //! engine (the only code that knows Rhai); `repl` the interactive shell (the only code that
 //! knows rustyline); `doc` renders the FnSpecs as markdown.
 pub mod doc;
+pub mod grants;
 pub mod manifest;
 #[cfg(feature = "native")]
 pub mod native;
@@ -37,7 +38,22 @@ pub fn plugins_table(registry: &registry::Registry) -> String {
                     if x.permissions.is_empty() {
                         "none".to_string()
                     } else {
-                        x.permissions.join(",")
+                        // What the manifest asks for, and whether the user granted it.
+                        let grants = grants::read_all().unwrap_or_default();
+                        let granted = grants
+                            .get(&e.info.name)
+                            .is_some_and(|g| g.inference.is_some());
+                        x.permissions
+                            .iter()
+                            .map(|p| {
+                                if p == "inference" && granted {
+                                    format!("{p}(granted)")
+                                } else {
+                                    format!("{p}(not granted)")
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(",")
                     },
                     x.dir.display().to_string(),
                 ),

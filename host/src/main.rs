@@ -66,6 +66,25 @@ enum PluginCmd {
     Build { dir: PathBuf },
     /// Copy a built plugin (a folder with plugin.toml, or a crate with dist/) into the plugin folder
     Install { path: PathBuf },
+    /// Let plugin NAME use an OpenAI-compatible endpoint (its manifest must ask for
+    /// "inference"); kept in ~/.config/emoscope/grants.toml, never in the plugin's folder
+    Grant {
+        name: String,
+        /// Base URL, e.g. http://localhost:8000/v1
+        #[arg(long)]
+        url: String,
+        /// The model for chat
+        #[arg(long)]
+        model: String,
+        /// The model for embeddings (default: --model)
+        #[arg(long)]
+        embed_model: Option<String>,
+        /// The environment variable holding the API key (the key itself is never stored)
+        #[arg(long)]
+        api_key_env: Option<String>,
+    },
+    /// Withdraw what `plugin grant` gave plugin NAME
+    Revoke { name: String },
 }
 
 /// The builtins plus every installed plugin; what could not be loaded is a warning.
@@ -233,6 +252,29 @@ fn main() -> ExitCode {
                 PluginCmd::Install { path } => {
                     plugin_cmd::install(&path).map(|d| format!("installed {}", d.display()))
                 }
+                PluginCmd::Grant {
+                    name,
+                    url,
+                    model,
+                    embed_model,
+                    api_key_env,
+                } => emoscope::grants::grant(
+                    &name,
+                    emoscope::grants::InferenceGrant {
+                        url,
+                        model,
+                        embed_model,
+                        api_key_env,
+                    },
+                )
+                .map(|p| format!("granted {name} inference (in {})", p.display())),
+                PluginCmd::Revoke { name } => emoscope::grants::revoke(&name).map(|had| {
+                    if had {
+                        format!("revoked what {name} was granted")
+                    } else {
+                        format!("{name} had no grants")
+                    }
+                }),
             };
             done.map(|m| {
                 println!("{m}");

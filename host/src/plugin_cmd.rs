@@ -281,7 +281,12 @@ fn describe_native(_: &Path) -> Result<(String, String)> {
 #[cfg(feature = "wasm")]
 fn describe(wasm: &[u8], origin: &Path) -> Result<(String, String)> {
     use emoscope_sdk::Plugin;
-    let p = crate::wasm::WasmPlugin::from_bytes(wasm, origin, Limits::default(), false)?;
+    let p = crate::wasm::WasmPlugin::from_bytes(
+        wasm,
+        origin,
+        Limits::default(),
+        crate::wasm::Inference::NotAsked,
+    )?;
     let i = p.info();
     Ok((i.name, i.version))
 }

@@ -10,6 +10,7 @@
 //! - Tensors stay in the host's table; the plugin holds handles and reads chunks.
 //! - Compiled components are cached on disk, keyed by the component's sha256 and the engine's
 //!   compatibility hash (wasmtime version, target, settings).
+use crate::grants::InferenceGrant;
 use crate::manifest::{self, Limits, Manifest};
 use emoscope_sdk::linalg::{similarity_matrix, Similarity};
 use emoscope_sdk::plugin::{OptSpec, ParamSpec};
@@ -90,7 +91,7 @@ struct State {
     plugin: String,
     progress: Option<Box<dyn emoscope_sdk::ctx::Progress>>,
     progress_done: u64,
-    inference: bool,
+    inference: Inference,
     /// Bytes of host tensors and builders this call created, charged to the memory cap too.
     host_bytes: u64,
     host_cap: u64,
@@ -376,27 +377,133 @@ impl host::Host for State {
     }
 }
 
+/// Inference for a plugin: asked for in its manifest, granted by the user (crate::grants).
+#[derive(Clone, Debug, Default)]
+pub enum Inference {
+    #[default]
+    NotAsked,
+    NotGranted,
+    Granted(Arc<InferenceGrant>),
+}
+
+impl Inference {
+    /// From the manifest's permissions and the user's grants.
+    pub fn for_manifest(m: &Manifest) -> Result<Inference> {
+        if !m.permissions.iter().any(|p| p == "inference") {
+            return Ok(Inference::NotAsked);
+        }
+        Ok(match crate::grants::inference(&m.name)? {
+            Some(g) => Inference::Granted(Arc::new(g)),
+            None => Inference::NotGranted,
+        })
+    }
+}
+
+/// One HTTP client for every plugin's inference requests.
+fn client() -> &'static emoscope_sdk::infer::Client {
+    static C: OnceLock<emoscope_sdk::infer::Client> = OnceLock::new();
+    C.get_or_init(|| {
+        emoscope_sdk::infer::Client::new(Duration::from_secs(300), Duration::from_secs(10), 4)
+    })
+}
+
+/// A few tries for a transient failure or a rate limit (honouring Retry-After), as judge::llm
+/// does for whole collections; anything else goes straight back to the plugin.
+fn with_retries<T>(
+    ctx: &Ctx,
+    mut f: impl FnMut() -> std::result::Result<T, emoscope_sdk::infer::CallError>,
+) -> std::result::Result<T, String> {
+    let mut wait = Duration::from_millis(250);
+    for attempt in 1.. {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_retryable() && attempt < 4 => {
+                let pause = e.retry_after.unwrap_or(wait).min(Duration::from_secs(10));
+                let until = Instant::now() + pause;
+                while Instant::now() < until {
+                    if ctx.cancel.is_cancelled() {
+                        return Err("cancelled".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                wait *= 2;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    unreachable!()
+}
+
 impl inference::Host for State {
     fn embed(
         &mut self,
-        _texts: Vec<String>,
+        texts: Vec<String>,
     ) -> wasmtime::Result<std::result::Result<Resource<HostTensor>, String>> {
-        Ok(Err(self.no_inference()))
+        let Inference::Granted(g) = self.inference.clone() else {
+            return Ok(Err(self.no_inference()));
+        };
+        let ep = match g.embed_endpoint() {
+            Ok(ep) => ep,
+            Err(e) => return Ok(Err(format!("{}: inference: {e}", self.plugin))),
+        };
+        self.ctx.debug(&format!(
+            "{}: embedding {} texts with {} at {}",
+            self.plugin,
+            texts.len(),
+            ep.model,
+            ep.url
+        ));
+        let ctx = self.ctx.clone();
+        let e = match with_retries(&ctx, || client().embed(&ep, &texts)) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(format!("{}: inference: {e}", self.plugin))),
+        };
+        let n = e.vectors.len();
+        let d = e.vectors.first().map_or(0, Vec::len);
+        if e.vectors.iter().any(|v| v.len() != d) {
+            return Ok(Err(format!(
+                "{}: inference: the server returned embeddings of different lengths",
+                self.plugin
+            )));
+        }
+        self.charge(n * d)?;
+        let data: Vec<f32> = e.vectors.into_iter().flatten().collect();
+        match Tensor::from_vec(data, &[n, d]) {
+            Ok(t) => Ok(Ok(self.table.push(HostTensor::new(t))?)),
+            Err(e) => Ok(Err(e.to_string())),
+        }
     }
-    fn chat(&mut self, _prompt: String) -> wasmtime::Result<std::result::Result<String, String>> {
-        Ok(Err(self.no_inference()))
+
+    fn chat(&mut self, prompt: String) -> wasmtime::Result<std::result::Result<String, String>> {
+        let Inference::Granted(g) = self.inference.clone() else {
+            return Ok(Err(self.no_inference()));
+        };
+        let ep = match g.chat_endpoint() {
+            Ok(ep) => ep,
+            Err(e) => return Ok(Err(format!("{}: inference: {e}", self.plugin))),
+        };
+        let req = emoscope_sdk::infer::ChatRequest {
+            messages: vec![emoscope_sdk::infer::Message::user(prompt)],
+            ..Default::default()
+        };
+        let ctx = self.ctx.clone();
+        Ok(with_retries(&ctx, || client().chat(&ep, &req))
+            .map(|r| r.text)
+            .map_err(|e| format!("{}: inference: {e}", self.plugin)))
     }
 }
 
 impl State {
     fn no_inference(&self) -> String {
-        if self.inference {
-            format!("{}: inference is granted, but this host has no endpoints configured for plugins yet", self.plugin)
-        } else {
-            format!(
-                "{}: inference is not granted (the manifest must list permissions = [\"inference\"])",
+        match self.inference {
+            Inference::NotGranted => format!(
+                "{p}: inference is not granted; the user grants it with `emoscope plugin grant {p} --url URL --model MODEL`",
+                p = self.plugin
+            ),
+            _ => format!(
+                "{}: inference was not asked for (the plugin's manifest must list permissions = [\"inference\"])",
                 self.plugin
-            )
+            ),
         }
     }
 }
@@ -505,7 +612,7 @@ pub struct WasmPlugin {
     pre: bindings::PluginPre<State>,
     info: PluginInfo,
     limits: Limits,
-    inference: bool,
+    inference: Inference,
     pub path: PathBuf,
     pub cached: bool,
 }
@@ -526,12 +633,7 @@ impl WasmPlugin {
         let path = dir.join(&m.file);
         let wasm =
             std::fs::read(&path).map_err(|e| Error::msg(format!("{}: {e}", path.display())))?;
-        let p = Self::from_bytes(
-            &wasm,
-            &path,
-            m.limits.clone(),
-            m.permissions.iter().any(|p| p == "inference"),
-        )?;
+        let p = Self::from_bytes(&wasm, &path, m.limits.clone(), Inference::for_manifest(m)?)?;
         if p.info.name != m.name {
             bail!(
                 "{}: the manifest names the plugin '{}' but the component describes itself as '{}'",
@@ -548,7 +650,7 @@ impl WasmPlugin {
         wasm: &[u8],
         origin: &Path,
         limits: Limits,
-        inference: bool,
+        inference: Inference,
     ) -> Result<WasmPlugin> {
         let (component, cached) = compile(wasm, origin)?;
         let versions = imported_versions(&component);
@@ -622,15 +724,21 @@ impl WasmPlugin {
             State {
                 table: ResourceTable::new(),
                 wasi: WasiCtxBuilder::new().stderr(stderr.clone()).build(),
+                // Tables and instance counts are bounded too, so that a component cannot grow
+                // host memory through them instead of its linear memory.
                 limits: StoreLimitsBuilder::new()
                     .memory_size((self.limits.memory_mb as usize) << 20)
+                    .table_elements(1 << 20)
+                    .instances(1000)
+                    .tables(1000)
+                    .memories(100)
                     .build(),
                 memory_hit: false,
                 ctx: ctx.clone(),
                 plugin: name.clone(),
                 progress: None,
                 progress_done: 0,
-                inference: self.inference,
+                inference: self.inference.clone(),
                 host_bytes: 0,
                 host_cap: self.limits.memory_mb << 20,
             },

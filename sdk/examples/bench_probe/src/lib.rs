@@ -1,5 +1,6 @@
 //! The overhead benchmark's probe (bench/plugin_overhead.rs): a call that does nothing, and
-//! sums that read a host tensor in chunks, so the bench can time the crossing alone.
+//! sums that read a host tensor in chunks, so the bench can time the crossing alone. The tests
+//! use it too, for reads across many chunks and the host's linear algebra.
 use emoscope_guest::*;
 
 struct Probe;
@@ -42,6 +43,16 @@ impl Plugin for Probe {
                 )
                 .param("x", "tensor", "any shape")
                 .returns("float"),
+                spec("host_matmul", "a @ b, computed by the host (host::matmul).")
+                    .param("a", "tensor", "m × k")
+                    .param("b", "tensor", "k × n")
+                    .returns("m × n tensor"),
+                spec(
+                    "host_rsm",
+                    "The Pearson RSM of x's rows, computed by the host (host::rsm).",
+                )
+                .param("x", "tensor", "items × features")
+                .returns("n × n tensor"),
             ],
         )
     }
@@ -51,6 +62,14 @@ impl Plugin for Probe {
             "noop" => Ok(Value::Int(0)),
             "sum" => sum(&args, false),
             "sum_f32" => sum(&args, true),
+            "host_matmul" => host::matmul(
+                tensor_arg(&args, 0, "host_matmul")?,
+                tensor_arg(&args, 1, "host_matmul")?,
+            )
+            .map(Value::Tensor),
+            "host_rsm" => {
+                host::rsm(tensor_arg(&args, 0, "host_rsm")?, "pearson").map(Value::Tensor)
+            }
             other => Err(format!("probe has no function '{other}'")),
         }
     }

@@ -17,6 +17,10 @@ impl Plugin for Hostile {
                 f("read_file", "Opens /etc/passwd."),
                 f("read_env", "Reads the HOME environment variable."),
                 f("trap", "Panics (an unreachable trap)."),
+                f(
+                    "infer",
+                    "Asks the host's model endpoint, without asking for the permission.",
+                ),
                 spec("ok", "Returns 42: the plugin still works after the others.").returns("42"),
             ],
         )
@@ -44,6 +48,7 @@ impl Plugin for Hostile {
                 .map(Value::Str)
                 .map_err(|e| format!("cannot read HOME: {e}")),
             "trap" => panic!("a deliberate panic"),
+            "infer" => inference::chat("hello").map(Value::Str),
             "ok" => Ok(Value::Int(42)),
             other => Err(format!("hostile has no function '{other}'")),
         }

@@ -18,14 +18,36 @@ fn judge(args: &[Value], options: &str) -> Result<Value, String> {
     Options::parse(options, &[])?;
     let f = tensor_arg(args, 0, "judge")?;
     let t = tensor_arg(args, 1, "judge")?;
+    judge_features(f, t, "judge")
+}
+
+/// The same rule on features from the host's model endpoint: one embedding per text.
+fn embed_judge(args: &[Value], options: &str) -> Result<Value, String> {
+    Options::parse(options, &[])?;
+    let texts: Vec<String> = match args.first() {
+        Some(Value::List(l)) => l
+            .iter()
+            .map(|x| match x {
+                Leaf::Str(s) => Ok(s.clone()),
+                _ => Err("embed_judge: texts must be a list of strings".to_string()),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err("embed_judge: texts must be a list of strings".into()),
+    };
+    let t = tensor_arg(args, 1, "embed_judge")?;
+    let f = inference::embed(&texts)?;
+    judge_features(&f, t, "embed_judge")
+}
+
+fn judge_features(f: &Tensor, t: &Tensor, func: &str) -> Result<Value, String> {
     let (fs, ts) = (f.shape(), t.shape());
     if fs.len() != 2 {
         return Err(format!(
-            "judge: features must be items × features, got shape {fs:?}"
+            "{func}: features must be items × features, got shape {fs:?}"
         ));
     }
     if ts.len() != 2 || ts[1] != 3 {
-        return Err(format!("judge: triplets must be N × 3, got shape {ts:?}"));
+        return Err(format!("{func}: triplets must be N × 3, got shape {ts:?}"));
     }
     let (n, d) = (fs[0] as usize, fs[1] as usize);
     let x = read_all(f)?;
@@ -51,7 +73,7 @@ fn judge(args: &[Value], options: &str) -> Result<Value, String> {
             let ids = [tri[0] as usize, tri[1] as usize, tri[2] as usize];
             if let Some(bad) = ids.iter().find(|&&i| i >= n) {
                 return Err(format!(
-                    "judge: triplet {} names item {bad}, but there are {n}",
+                    "{func}: triplet {} names item {bad}, but there are {n}",
                     off / 3 + r as u64
                 ));
             }
@@ -90,13 +112,27 @@ impl Plugin for OddOneOut {
                 .param("triplets", "tensor", "N × 3 triplets in the order shown")
                 .returns("N × 3 i64 triplets in SPoSE order: the kept pair in the order shown, then the odd one")
                 .section("Methods: non-generative model judgements")
-                .example("let j = odd_one_out::judge(X, all);")],
+                .example("let j = odd_one_out::judge(X, all);"),
+                spec("embed_judge", "Judge triplets by the same rule on embeddings of one text per item, from the model endpoint the user granted this plugin (`emoscope plugin grant odd_one_out --url ... --model ...`).")
+                .param("texts", "list", "one text per item (a caption)")
+                .param("triplets", "tensor", "N × 3 triplets in the order shown")
+                .returns("N × 3 i64 triplets in SPoSE order")
+                .section("Methods: non-generative model judgements")
+                .example("let j = odd_one_out::embed_judge(captions, all);"),
+                spec("ask", "Ask the granted chat model one question (a check that the grant works).")
+                .param("question", "string", "the user message")
+                .returns("the model's answer")],
         )
     }
 
     fn call(name: String, args: Vec<Value>, options: String) -> Result<Value, String> {
         match name.as_str() {
             "judge" => judge(&args, &options),
+            "embed_judge" => embed_judge(&args, &options),
+            "ask" => match args.first() {
+                Some(Value::Str(q)) => inference::chat(q).map(Value::Str),
+                _ => Err("ask: the question must be a string".into()),
+            },
             other => Err(format!("odd_one_out has no function '{other}'")),
         }
     }
