@@ -28,6 +28,8 @@ pub const PAPER: &str = include_str!("../../scripts/paper.rhai");
 /// The `emoscope plugins` table: every plugin with its kind, version, interface version,
 /// permissions and where it came from, then what could not be loaded.
 pub fn plugins_table(registry: &registry::Registry) -> String {
+    // A broken grants file is reported when a plugin that asks is loaded; here it grants nothing.
+    let grants = grants::read_all().unwrap_or_default();
     let rows: Vec<[String; 7]> = registry
         .entries()
         .iter()
@@ -39,7 +41,6 @@ pub fn plugins_table(registry: &registry::Registry) -> String {
                         "none".to_string()
                     } else {
                         // What the manifest asks for, and whether the user granted it.
-                        let grants = grants::read_all().unwrap_or_default();
                         let granted = grants
                             .get(&e.info.name)
                             .is_some_and(|g| g.inference.is_some());
