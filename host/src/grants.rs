@@ -15,7 +15,7 @@
 //! `emoscope plugin grant NAME --url ... --model ...` writes it; `emoscope plugin revoke NAME`
 //! removes it.
 use emoscope_sdk::infer::Endpoint;
-use emoscope_sdk::{bail, ensure, Error, Result};
+use emoscope_sdk::{bail, ensure, Error, Map, Result, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -47,19 +47,18 @@ impl InferenceGrant {
     pub fn embed_endpoint(&self) -> Result<Endpoint> {
         self.endpoint(self.embed_model.as_deref().unwrap_or(&self.model))
     }
+    /// Through `Endpoint::from_value`, as judge::llm's endpoints: the same checks of the URL,
+    /// the model and the key's variable, and the same messages.
     fn endpoint(&self, model: &str) -> Result<Endpoint> {
-        let key = match &self.api_key_env {
-            None => None,
-            Some(name) => match std::env::var(name) {
-                Ok(k) if !k.trim().is_empty() => {
-                    Some(emoscope_sdk::infer::endpoint::Secret::new(k.trim()))
-                }
-                _ => bail!(
-                    "the granted endpoint's key variable {name} (api_key_env) is not set or empty"
-                ),
-            },
-        };
-        Endpoint::new(&self.url, model, 1, self.api_key_env.as_deref(), key)
+        let mut m = Map::new();
+        m.insert("url".into(), Value::Str(self.url.clone()));
+        m.insert("model".into(), Value::Str(model.to_string()));
+        m.insert("concurrency".into(), Value::Int(1));
+        if let Some(k) = &self.api_key_env {
+            m.insert("api_key_env".into(), Value::Str(k.clone()));
+        }
+        let mut eps = Endpoint::from_value(&Value::Map(m))?;
+        Ok(eps.remove(0))
     }
 }
 

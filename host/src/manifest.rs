@@ -158,6 +158,21 @@ pub fn ty(s: &str, origin: &Path) -> Result<Ty> {
     })
 }
 
+/// A plugin's own description (WASM `describe()`, a native library's JSON) names itself and its
+/// functions with script identifiers.
+pub fn check_described(info: &emoscope_sdk::PluginInfo, origin: &Path) -> Result<()> {
+    let bad = std::iter::once(("plugin", &info.name))
+        .chain(info.functions.iter().map(|f| ("function", &f.name)))
+        .find(|(_, n)| !is_name(n));
+    if let Some((what, n)) = bad {
+        bail!(
+            "{}: describe() gives the {what} name '{n}', which is not a script identifier",
+            origin.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn is_name(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(a) if a.is_ascii_alphabetic() || a == '_')
@@ -203,6 +218,25 @@ pub fn compatible(ours: &str, theirs: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn descriptions_must_name_plugin_and_functions_with_identifiers() {
+        let mut info = emoscope_sdk::PluginInfo {
+            name: "good".into(),
+            version: "1".into(),
+            description: String::new(),
+            functions: vec![emoscope_sdk::FnSpec::new("f_1", "")],
+        };
+        let o = Path::new("p.wasm");
+        assert!(check_described(&info, o).is_ok());
+        info.functions
+            .push(emoscope_sdk::FnSpec::new("bad-name", ""));
+        let e = check_described(&info, o).unwrap_err().to_string();
+        assert!(e.contains("function name 'bad-name'"), "{e}");
+        info.name = "9lives".into();
+        let e = check_described(&info, o).unwrap_err().to_string();
+        assert!(e.contains("plugin name '9lives'"), "{e}");
+    }
+
     use super::*;
 
     #[test]

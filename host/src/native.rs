@@ -133,21 +133,11 @@ fn info_from_json(text: &str, origin: &Path) -> Result<PluginInfo> {
     let j: serde_json::Value =
         serde_json::from_str(text).map_err(|e| bad(&format!("invalid JSON ({e})")))?;
     let s = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
-    let name = s(&j, "name");
-    if !manifest::is_name(&name) {
-        return Err(bad(&format!("the name '{name}', not a script identifier")));
-    }
     let mut functions = Vec::new();
     for f in j["functions"]
         .as_array()
         .ok_or_else(|| bad("no functions list"))?
     {
-        let fname = s(f, "name");
-        if !manifest::is_name(&fname) {
-            return Err(bad(&format!(
-                "a function named '{fname}', not a script identifier"
-            )));
-        }
         let list = |k: &str| f[k].as_array().cloned().unwrap_or_default();
         let mut params = Vec::new();
         for p in list("params") {
@@ -168,7 +158,7 @@ fn info_from_json(text: &str, origin: &Path) -> Result<PluginInfo> {
             });
         }
         functions.push(FnSpec {
-            name: fname,
+            name: s(f, "name"),
             summary: s(f, "summary"),
             params,
             options,
@@ -177,12 +167,14 @@ fn info_from_json(text: &str, origin: &Path) -> Result<PluginInfo> {
             example: s(f, "example"),
         });
     }
-    Ok(PluginInfo {
-        name,
+    let info = PluginInfo {
+        name: s(&j, "name"),
         version: s(&j, "version"),
         description: s(&j, "description"),
         functions,
-    })
+    };
+    manifest::check_described(&info, origin)?;
+    Ok(info)
 }
 
 // ---- One call ----------------------------------------------------------------------------------

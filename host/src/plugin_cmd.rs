@@ -175,95 +175,102 @@ pub fn build(dir: &Path) -> Result<PathBuf> {
     if kind == "native" {
         return build_native(dir, &crate_name);
     }
+    cargo_build(
+        dir,
+        &["--target", "wasm32-wasip2"],
+        " (if the target is missing: rustup target add wasm32-wasip2)",
+    )?;
+    let built = built(
+        dir,
+        "wasm32-wasip2/release",
+        &format!("{}.wasm", crate_name.replace('-', "_")),
+    )?;
+    let wasm = std::fs::read(&built)?;
+    let (name, version) = describe(&wasm, &built)?;
+    let file = format!("{name}.wasm");
+    write_dist(
+        dir,
+        &wasm,
+        Manifest {
+            name,
+            version,
+            kind: "wasm".into(),
+            interface: manifest::WASM_INTERFACE.into(),
+            file,
+            permissions,
+            limits: Limits::default(),
+        },
+    )
+}
+
+/// `cargo build --release` in `dir` with `extra` arguments; `hint` follows a failure.
+fn cargo_build(dir: &Path, extra: &[&str], hint: &str) -> Result<()> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(["build", "--release"])
+        .args(extra)
         .current_dir(dir)
         .status()
         .map_err(|e| Error::msg(format!("cannot run cargo: {e}")))?;
-    if !status.success() {
-        bail!(
-            "cargo build --target wasm32-wasip2 failed in {} (if the target is missing: rustup target add wasm32-wasip2)",
-            dir.display()
-        );
-    }
-    let file = format!("{}.wasm", crate_name.replace('-', "_"));
-    let built = target_dir(dir).join("wasm32-wasip2/release").join(&file);
     ensure!(
-        built.is_file(),
-        "cargo succeeded but {} is missing (is the crate a cdylib?)",
-        built.display()
+        status.success(),
+        "cargo build --release {} failed in {}{hint}",
+        extra.join(" "),
+        dir.display()
     );
-    let wasm = std::fs::read(&built)?;
-    let info = describe(&wasm, &built)?;
-    let dist = dir.join("dist");
-    let out_file = format!("{}.wasm", info.0);
-    emoscope_sdk::io::atomic_write(&dist.join(&out_file), |w| {
-        std::io::Write::write_all(w, &wasm)?;
-        Ok(())
-    })?;
-    Manifest {
-        name: info.0,
-        version: info.1,
-        kind: "wasm".into(),
-        interface: manifest::WASM_INTERFACE.into(),
-        file: out_file,
-        permissions,
-        limits: Limits::default(),
-    }
-    .write(&dist)?;
-    Ok(dist)
+    Ok(())
 }
 
-fn target_dir(dir: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
+/// Where cargo put `file` (under `CARGO_TARGET_DIR` or `dir/target`, then `sub`).
+fn built(dir: &Path, sub: &str, file: &str) -> Result<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| dir.join("target"))
+        .unwrap_or_else(|| dir.join("target"));
+    let p = target.join(sub).join(file);
+    ensure!(
+        p.is_file(),
+        "cargo succeeded but {} is missing (is the crate a cdylib?)",
+        p.display()
+    );
+    Ok(p)
+}
+
+/// `DIR/dist/` with the built file (named by the manifest) and its `plugin.toml`.
+fn write_dist(dir: &Path, bytes: &[u8], m: Manifest) -> Result<PathBuf> {
+    let dist = dir.join("dist");
+    emoscope_sdk::io::atomic_write(&dist.join(&m.file), |w| {
+        std::io::Write::write_all(w, bytes)?;
+        Ok(())
+    })?;
+    m.write(&dist)?;
+    Ok(dist)
 }
 
 /// A native plugin crate (`kind = "native"`): `cargo build --release` for this machine, then the
 /// library and its `plugin.toml` in `DIR/dist/`. Its description is read by loading it, which
 /// also checks its ABI version.
 fn build_native(dir: &Path, crate_name: &str) -> Result<PathBuf> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release"])
-        .current_dir(dir)
-        .status()
-        .map_err(|e| Error::msg(format!("cannot run cargo: {e}")))?;
-    ensure!(
-        status.success(),
-        "cargo build --release failed in {}",
-        dir.display()
-    );
+    cargo_build(dir, &[], "")?;
     let file = format!(
         "{}{}{}",
         std::env::consts::DLL_PREFIX,
         crate_name.replace('-', "_"),
         std::env::consts::DLL_SUFFIX
     );
-    let built = target_dir(dir).join("release").join(&file);
-    ensure!(
-        built.is_file(),
-        "cargo succeeded but {} is missing (is the crate a cdylib?)",
-        built.display()
-    );
+    let built = built(dir, "release", &file)?;
     let (name, version) = describe_native(&built)?;
-    let dist = dir.join("dist");
-    let bytes = std::fs::read(&built)?;
-    emoscope_sdk::io::atomic_write(&dist.join(&file), |w| {
-        std::io::Write::write_all(w, &bytes)?;
-        Ok(())
-    })?;
-    Manifest {
-        name,
-        version,
-        kind: "native".into(),
-        interface: manifest::NATIVE_ABI.to_string(),
-        file,
-        permissions: vec![],
-        limits: Limits::default(),
-    }
-    .write(&dist)?;
-    Ok(dist)
+    write_dist(
+        dir,
+        &std::fs::read(&built)?,
+        Manifest {
+            name,
+            version,
+            kind: "native".into(),
+            interface: manifest::NATIVE_ABI.to_string(),
+            file,
+            permissions: vec![],
+            limits: Limits::default(),
+        },
+    )
 }
 
 #[cfg(feature = "native")]

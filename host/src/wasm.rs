@@ -849,22 +849,8 @@ impl WasmPlugin {
 }
 
 fn info_from(i: types::PluginInfo, origin: &Path) -> Result<PluginInfo> {
-    if !manifest::is_name(&i.name) {
-        bail!(
-            "{}: describe() gives the name '{}', which is not a script identifier",
-            origin.display(),
-            i.name
-        );
-    }
     let mut functions = Vec::new();
     for f in i.functions {
-        if !manifest::is_name(&f.name) {
-            bail!(
-                "{}: function name '{}' is not a script identifier",
-                origin.display(),
-                f.name
-            );
-        }
         let mut params = Vec::new();
         for p in f.params {
             params.push(ParamSpec {
@@ -893,12 +879,14 @@ fn info_from(i: types::PluginInfo, origin: &Path) -> Result<PluginInfo> {
             example: f.example,
         });
     }
-    Ok(PluginInfo {
+    let info = PluginInfo {
         name: i.name,
         version: i.version,
         description: i.description,
         functions,
-    })
+    };
+    manifest::check_described(&info, origin)?;
+    Ok(info)
 }
 
 fn leaf_in(v: &Value, table: &mut ResourceTable, at: &str) -> Result<types::Leaf> {
