@@ -671,3 +671,63 @@ fn reads_across_many_chunks_and_the_hosts_linear_algebra_match_the_host() {
     assert!(o.status.success() && t.contains("chunks ok"), "{t}");
     assert!(t.contains("a bad matmul: probe::host_matmul:"), "{t}");
 }
+
+/// In a torch build a plugin reads tensors that live on a libtorch device, chunk by chunk, the
+/// host's linear algebra runs there, and results come back on that device, equal to the CPU
+/// engine's. `torch:cpu` is libtorch's CPU device: the same code path as CUDA.
+#[cfg(feature = "torch")]
+#[test]
+fn a_plugin_on_libtorch_tensors_matches_the_cpu_engine_and_returns_on_their_device() {
+    if !wasm_ready("a_plugin_on_libtorch_tensors_matches_the_cpu_engine_and_returns_on_their_device") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (plugins, cache) = (tmp.path().join("plugins"), tmp.path().join("cache"));
+    build_and_install("cityblock_rsm", &plugins, &cache);
+    build_and_install("bench_probe", &plugins, &cache);
+    let o = run(
+        r#"
+        fn same(a, b, what) {
+            let d = tensor::max(tensor::abs(a.to_device("cpu") - b.to_device("cpu")));
+            if d > 1e-12 { throw `${what}: libtorch and the CPU engine differ by ${d}`; }
+        }
+        fn on(t, dev, what) {
+            if t.device != dev { throw `${what} came back on ${t.device}, not ${dev}`; }
+        }
+        let A = tensor::randn([40, 12], #{seed: 1});
+        let T = A.to_device("torch:cpu");
+        if T.device != "torch:cpu" { throw `to_device gave ${T.device}`; }
+
+        // The example plugin reads the libtorch tensor in chunks and builds its result on the host.
+        let c = cityblock::rsm(A);
+        let ct = cityblock::rsm(T);
+        on(c, "cpu", "cityblock::rsm of a CPU tensor");
+        on(ct, "torch:cpu", "cityblock::rsm of a libtorch tensor");
+        same(ct, c, "cityblock::rsm");
+
+        // Reads across 2.5 chunks of a libtorch tensor, as f64 and f32.
+        let x = tensor::arange(2621440).to_device("torch:cpu");
+        let want = tensor::sum(tensor::arange(2621440));
+        if probe::sum(x) != want || probe::sum_f32(x) != want { throw "chunked reads of a libtorch tensor"; }
+        if probe::sum(x.astype("f32")) != want { throw "an f32 libtorch tensor read as f64"; }
+
+        // host::matmul and host::rsm on the tensor's device.
+        let B = tensor::randn([12, 9], #{seed: 2});
+        let m = probe::host_matmul(T, B.to_device("torch:cpu"));
+        on(m, "torch:cpu", "host::matmul");
+        same(m, tensor::matmul(A, B), "host::matmul");
+        let r = probe::host_rsm(T);
+        on(r, "torch:cpu", "host::rsm");
+        same(r, rsa::rsm(A, #{metric: "pearson"}), "host::rsm");
+        // A constant row has no variance: its similarities are 0 on both engines, never NaN.
+        let Z = tensor::concat([A, tensor::ones([1, 12])], #{axis: 0});
+        same(probe::host_rsm(Z.to_device("torch:cpu")), probe::host_rsm(Z), "host::rsm with a constant row");
+        print("torch ok");
+        "#,
+        &plugins,
+        &cache,
+        &tmp.path().join("out"),
+    );
+    let t = text(&o);
+    assert!(o.status.success() && t.contains("torch ok"), "{t}");
+}

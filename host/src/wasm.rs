@@ -12,9 +12,9 @@
 //!   compatibility hash (wasmtime version, target, settings).
 use crate::grants::InferenceGrant;
 use crate::manifest::{self, Limits, Manifest};
-use emoscope_sdk::linalg::{similarity_matrix, Similarity};
+use emoscope_sdk::linalg::Similarity;
 use emoscope_sdk::plugin::{OptSpec, ParamSpec};
-use emoscope_sdk::{bail, Ctx, Error, FnSpec, Map, Plugin, PluginInfo, Result, Tensor, Value};
+use emoscope_sdk::{bail, Ctx, Device, Error, FnSpec, Map, Plugin, PluginInfo, Result, Tensor, Value};
 use ndarray::{ArcArray, IxDyn};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -46,28 +46,43 @@ const TICK: Duration = Duration::from_millis(10);
 const DESCRIBE_FUEL: u64 = 1_000_000_000;
 const DESCRIBE_TIMEOUT_S: f64 = 10.0;
 
-/// A tensor in the host's table, with its flat row-major data converted once on first read.
+/// A tensor in the host's table. On the CPU engine its flat row-major data is converted to f64
+/// once, on the first read; a tensor on a libtorch device (CPU or CUDA) stays there, and each
+/// chunk the guest reads is copied to the host on its own, so a large GPU tensor is never
+/// mirrored whole in host memory.
 pub struct HostTensor {
     t: Tensor,
-    f64: OnceLock<std::result::Result<ArcArray<f64, IxDyn>, String>>,
+    flat: OnceLock<std::result::Result<Flat, String>>,
+}
+
+/// The data a chunked read slices.
+enum Flat {
+    Host(ArcArray<f64, IxDyn>),
+    /// The tensor viewed as 1-D, on its device.
+    Device(Tensor),
 }
 
 impl HostTensor {
     fn new(t: Tensor) -> Self {
         HostTensor {
             t,
-            f64: OnceLock::new(),
+            flat: OnceLock::new(),
         }
     }
-    fn flat(&self) -> std::result::Result<&ArcArray<f64, IxDyn>, String> {
-        self.f64
+    fn flat(&self) -> std::result::Result<&Flat, String> {
+        self.flat
             .get_or_init(|| {
+                if self.t.device().is_torch() {
+                    return Ok(Flat::Device(
+                        self.t.view_as(&[self.t.numel()]).map_err(|e| e.to_string())?,
+                    ));
+                }
                 let a = self.t.to_f64().map_err(|e| e.to_string())?;
-                Ok(if a.is_standard_layout() {
+                Ok(Flat::Host(if a.is_standard_layout() {
                     a
                 } else {
                     a.as_standard_layout().to_owned().into_shared()
-                })
+                }))
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -92,6 +107,8 @@ struct State {
     progress: Option<Box<dyn emoscope_sdk::ctx::Progress>>,
     progress_done: u64,
     inference: Inference,
+    /// Where the call's tensor results go: the device of its tensor arguments.
+    device: Device,
     /// Bytes of host tensors and builders this call created, charged to the memory cap too.
     host_bytes: u64,
     host_cap: u64,
@@ -200,7 +217,7 @@ impl types::HostTensor for State {
         len: u64,
     ) -> wasmtime::Result<std::result::Result<Vec<f64>, String>> {
         let h = self.table.get(&t)?;
-        Ok(read(h, offset, len).map(|s| s.to_vec()))
+        Ok(read(h, offset, len))
     }
     fn read_f32(
         &mut self,
@@ -209,7 +226,7 @@ impl types::HostTensor for State {
         len: u64,
     ) -> wasmtime::Result<std::result::Result<Vec<f32>, String>> {
         let h = self.table.get(&t)?;
-        Ok(read(h, offset, len).map(|s| s.iter().map(|&v| v as f32).collect()))
+        Ok(read(h, offset, len).map(|s| s.into_iter().map(|v| v as f32).collect()))
     }
     fn from_f64(
         &mut self,
@@ -229,15 +246,20 @@ impl types::HostTensor for State {
     }
 }
 
-fn read(h: &HostTensor, offset: u64, len: u64) -> std::result::Result<&[f64], String> {
-    let a = h.flat()?;
-    let s = a.as_slice().expect("standard layout");
-    let n = s.len() as u64;
+/// Elements `offset..offset + len` (at most `MAX_CHUNK`, clipped at the end) in row-major order.
+fn read(h: &HostTensor, offset: u64, len: u64) -> std::result::Result<Vec<f64>, String> {
+    let n = h.t.numel() as u64;
     if offset > n {
         return Err(format!("read at element {offset}, but the tensor has {n}"));
     }
-    let len = len.min(MAX_CHUNK).min(n - offset);
-    Ok(&s[offset as usize..(offset + len) as usize])
+    let (start, end) = (offset as usize, (offset + len.min(MAX_CHUNK).min(n - offset)) as usize);
+    match h.flat()? {
+        Flat::Host(a) => Ok(a.as_slice().expect("standard layout")[start..end].to_vec()),
+        Flat::Device(t) => t
+            .narrow0(start, end)
+            .and_then(|c| c.to_vec_f64())
+            .map_err(|e| e.to_string()),
+    }
 }
 
 impl types::HostTensorBuilder for State {
@@ -366,13 +388,10 @@ impl host::Host for State {
         };
         let rows = self.table.get(&x)?.t.shape().first().copied().unwrap_or(0);
         self.charge(rows.saturating_mul(rows))?;
-        let m = self.table.get(&x)?.t.matrix::<f64>("rsm: x");
-        match m {
-            Ok(m) => {
-                let t = Tensor::from_array(similarity_matrix(m.view(), how));
-                Ok(Ok(self.table.push(HostTensor::new(t))?))
-            }
-            Err(e) => Ok(Err(e.to_string())),
+        // On the tensor's device: a libtorch tensor's RSM is one matrix product there.
+        match self.table.get(&x)?.t.row_similarity(how) {
+            Ok(t) => Ok(Ok(self.table.push(HostTensor::new(t))?)),
+            Err(e) => Ok(Err(format!("rsm: {e}"))),
         }
     }
 }
@@ -733,7 +752,7 @@ impl WasmPlugin {
         };
         let full = std::mem::replace(&mut p.limits, small);
         let ctx = Ctx::detached();
-        let raw = p.run(&ctx, "describe", |plugin, store| {
+        let raw = p.run(&ctx, Device::Cpu, "describe", |plugin, store| {
             plugin.call_describe(store)
         });
         p.limits = full;
@@ -745,6 +764,7 @@ impl WasmPlugin {
     fn run<R>(
         &self,
         ctx: &Ctx,
+        device: Device,
         what: &str,
         f: impl FnOnce(&bindings::Plugin, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R> {
@@ -775,6 +795,7 @@ impl WasmPlugin {
                 progress: None,
                 progress_done: 0,
                 inference: self.inference.clone(),
+                device,
                 host_bytes: 0,
                 host_cap: self.limits.memory_mb << 20,
             },
@@ -948,11 +969,13 @@ fn value_in(v: &Value, table: &mut ResourceTable, at: &str) -> Result<types::Val
     })
 }
 
-fn take(table: &mut ResourceTable, t: Resource<HostTensor>) -> Result<Value> {
+/// A tensor the plugin returns, moved to the call's device (a plugin builds its results on the
+/// host; the caller gets them where its inputs were).
+fn take(table: &mut ResourceTable, t: Resource<HostTensor>, device: Device) -> Result<Value> {
     let h = table
         .delete(t)
         .map_err(|e| Error::msg(format!("the plugin returned a bad tensor handle: {e}")))?;
-    Ok(Value::Tensor(h.t))
+    Ok(Value::Tensor(h.t.to_device(device)?))
 }
 
 fn json_out(s: &str) -> Result<Value> {
@@ -961,35 +984,35 @@ fn json_out(s: &str) -> Result<Value> {
     Ok(Value::from_json(&j))
 }
 
-fn leaf_out(l: types::Leaf, table: &mut ResourceTable) -> Result<Value> {
+fn leaf_out(l: types::Leaf, table: &mut ResourceTable, device: Device) -> Result<Value> {
     Ok(match l {
         types::Leaf::Null => Value::Null,
         types::Leaf::Boolean(b) => Value::Bool(b),
         types::Leaf::Int(i) => Value::Int(i),
         types::Leaf::Float(f) => Value::Float(f),
         types::Leaf::Str(s) => Value::Str(s),
-        types::Leaf::Tensor(t) => take(table, t)?,
+        types::Leaf::Tensor(t) => take(table, t, device)?,
         types::Leaf::Json(j) => json_out(&j)?,
     })
 }
 
-fn value_out(v: types::Value, table: &mut ResourceTable) -> Result<Value> {
+fn value_out(v: types::Value, table: &mut ResourceTable, device: Device) -> Result<Value> {
     Ok(match v {
         types::Value::Null => Value::Null,
         types::Value::Boolean(b) => Value::Bool(b),
         types::Value::Int(i) => Value::Int(i),
         types::Value::Float(f) => Value::Float(f),
         types::Value::Str(s) => Value::Str(s),
-        types::Value::Tensor(t) => take(table, t)?,
+        types::Value::Tensor(t) => take(table, t, device)?,
         types::Value::Json(j) => json_out(&j)?,
         types::Value::List(l) => Value::List(
             l.into_iter()
-                .map(|x| leaf_out(x, table))
+                .map(|x| leaf_out(x, table, device))
                 .collect::<Result<_>>()?,
         ),
         types::Value::Map(m) => Value::Map(
             m.into_iter()
-                .map(|(k, x)| Ok((k, leaf_out(x, table)?)))
+                .map(|(k, x)| Ok((k, leaf_out(x, table, device)?)))
                 .collect::<Result<Map>>()?,
         ),
     })
@@ -1002,7 +1025,8 @@ impl Plugin for WasmPlugin {
 
     fn call(&self, function: &str, args: &[Value], options: &Map, ctx: &Ctx) -> Result<Value> {
         let opts = Value::Map(options.clone()).to_json()?.to_string();
-        let result = self.run(ctx, function, |plugin, store| {
+        let device = call_device(args, ctx);
+        let result = self.run(ctx, device, function, |plugin, store| {
             // Arguments enter the store's table; conversion errors end the call before it starts.
             let table = &mut store.data_mut().table;
             let wargs: Vec<types::Value> = match args
@@ -1015,13 +1039,36 @@ impl Plugin for WasmPlugin {
                 Err(e) => return Ok(Err(ConvErr(e))),
             };
             match plugin.call_call(&mut *store, function, &wargs, &opts)? {
-                Ok(v) => Ok(value_out(v, &mut store.data_mut().table).map_err(ConvErr)),
+                Ok(v) => Ok(value_out(v, &mut store.data_mut().table, device).map_err(ConvErr)),
                 Err(msg) => Ok(Err(ConvErr(Error::msg(msg)))),
             }
         })?;
         // The host prefixes the function's name.
         result.map_err(|ConvErr(e)| e)
     }
+}
+
+/// The device a call's tensor results go to: that of its first tensor argument on a libtorch
+/// device (CPU or CUDA), else the CPU engine when it has tensor arguments there, else the run's
+/// `--device`.
+fn call_device(args: &[Value], ctx: &Ctx) -> Device {
+    fn tensors<'a>(v: &'a Value, out: &mut Vec<&'a Tensor>) {
+        match v {
+            Value::Tensor(t) => out.push(t),
+            Value::List(l) => l.iter().for_each(|x| tensors(x, out)),
+            Value::Map(m) => m.values().for_each(|x| tensors(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    args.iter().for_each(|a| tensors(a, &mut all));
+    if all.is_empty() {
+        return ctx.device;
+    }
+    all.iter()
+        .map(|t| t.device())
+        .find(|d| d.is_torch())
+        .unwrap_or(Device::Cpu)
 }
 
 /// An error that is the plugin's answer (or a value that could not cross), not a trap.

@@ -66,7 +66,8 @@ fn centred(x: ArrayView2<f64>) -> Array2<f64> {
     out
 }
 
-fn ranked(x: ArrayView2<f64>) -> Array2<f64> {
+/// Each row replaced by its average ranks (1-based; ties share the mean of their ranks).
+pub(crate) fn ranked(x: ArrayView2<f64>) -> Array2<f64> {
     let mut out = x.to_owned();
     for mut row in out.axis_iter_mut(Axis(0)) {
         let r = rank_average(&row.to_vec());

@@ -191,6 +191,36 @@ impl Tensor {
         self.reshape(shape)
     }
 
+    /// The rows × rows similarity matrix (an RSM) of a 2-D tensor, in f64, on the tensor's
+    /// device: `linalg::similarity_matrix` on the CPU engine, one matrix product on libtorch.
+    /// Spearman ranks each row on the CPU first (ties share their mean rank), then correlates
+    /// the ranks on the device.
+    pub fn row_similarity(&self, how: crate::linalg::Similarity) -> Result<Tensor> {
+        ensure!(
+            self.ndim() == 2,
+            "a similarity matrix needs a 2-D tensor (rows × features), got shape {:?}",
+            self.shape()
+        );
+        #[cfg(feature = "torch")]
+        if let Some(t) = self.torch() {
+            use crate::linalg::Similarity;
+            return match how {
+                Similarity::Cosine => super::torch::unit_row_gram(&t, false),
+                Similarity::Pearson => super::torch::unit_row_gram(&t, true),
+                Similarity::Spearman => {
+                    let ranks = crate::linalg::ranked(self.matrix::<f64>("x")?.view());
+                    let r = Tensor::from_array(ranks).to_device(self.device())?;
+                    super::torch::unit_row_gram(&r.torch().expect("on a torch device"), true)
+                }
+            };
+        }
+        let x = self.matrix::<f64>("x")?;
+        Ok(Tensor::from_array(crate::linalg::similarity_matrix(
+            x.view(),
+            how,
+        )))
+    }
+
     /// Rows start..end (a view where the storage allows), on the tensor's device.
     pub fn narrow0(&self, start: usize, end: usize) -> Result<Tensor> {
         ensure!(
@@ -297,5 +327,68 @@ mod tests {
             t.narrow0(1, 3).unwrap().to_vec_f64().unwrap(),
             vec![0., 4., 5., -6.]
         );
+    }
+
+    /// Each similarity from the textbook pairwise statistic, with constant and repeated values
+    /// (ties for Spearman) and a constant row, whose similarities must be 0 on both engines.
+    fn similarity_input() -> Tensor {
+        let mut v: Vec<f64> = (0..42).map(|i| ((i * 7919) % 13) as f64 * 0.5 - 2.0).collect();
+        v.extend([3.0; 6]);
+        Tensor::from_vec(v, &[8, 6]).unwrap()
+    }
+
+    #[test]
+    fn row_similarity_matches_pairwise_statistics() {
+        use crate::linalg::Similarity;
+        use crate::stats::{pearson, spearman};
+        let x = similarity_input();
+        let m = x.matrix::<f64>("x").unwrap();
+        for how in [Similarity::Cosine, Similarity::Pearson, Similarity::Spearman] {
+            let s = x.row_similarity(how).unwrap().matrix::<f64>("s").unwrap();
+            for i in 0..7 {
+                for j in 0..7 {
+                    let (a, b) = (m.row(i).to_vec(), m.row(j).to_vec());
+                    let want = match how {
+                        Similarity::Pearson => pearson(&a, &b),
+                        Similarity::Spearman => spearman(&a, &b),
+                        Similarity::Cosine => {
+                            let dot: f64 = a.iter().zip(&b).map(|(p, q)| p * q).sum();
+                            let na: f64 = a.iter().map(|p| p * p).sum::<f64>().sqrt();
+                            let nb: f64 = b.iter().map(|p| p * p).sum::<f64>().sqrt();
+                            dot / (na * nb)
+                        }
+                    };
+                    assert!((s[[i, j]] - want).abs() < 1e-12, "{how:?} ({i},{j}): {} vs {want}", s[[i, j]]);
+                }
+                // The constant last row has no variance (Pearson, Spearman): similarity 0.
+                if how != Similarity::Cosine {
+                    assert_eq!(s[[i, 7]], 0.0);
+                }
+            }
+        }
+        assert!(Tensor::zeros(&[3], DType::F64)
+            .row_similarity(Similarity::Cosine)
+            .is_err());
+    }
+
+    #[cfg(feature = "torch")]
+    #[test]
+    fn row_similarity_on_libtorch_matches_the_cpu_engine() {
+        use crate::linalg::Similarity;
+        use crate::Device;
+        let x = similarity_input();
+        for dt in [DType::F64, DType::F32] {
+            let x = x.astype(dt);
+            let t = x.to_device(Device::TorchCpu).unwrap();
+            for how in [Similarity::Cosine, Similarity::Pearson, Similarity::Spearman] {
+                let (c, d) = (x.row_similarity(how).unwrap(), t.row_similarity(how).unwrap());
+                assert_eq!(d.device(), Device::TorchCpu, "{how:?} left the device");
+                assert_eq!((c.dtype(), d.dtype()), (DType::F64, DType::F64));
+                let (c, d) = (c.to_vec_f64().unwrap(), d.to_vec_f64().unwrap());
+                let worst = c.iter().zip(&d).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                assert!(worst < 1e-12, "{how:?} {dt:?}: differs by {worst}");
+                assert!(d.iter().all(|v| v.is_finite()), "{how:?}: a NaN from the constant row");
+            }
+        }
     }
 }

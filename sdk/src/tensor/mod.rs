@@ -159,7 +159,7 @@ impl CpuData {
 enum Storage {
     Cpu(CpuData),
     #[cfg(feature = "torch")]
-    Torch(std::sync::Arc<tch::Tensor>),
+    Torch(std::sync::Arc<torch::Shared>),
 }
 
 /// A handle to an n-dimensional array. `clone()` is O(1): handles share storage, and every
@@ -168,6 +168,13 @@ enum Storage {
 pub struct Tensor {
     storage: Storage,
 }
+
+// Tensors cross threads (rayon workers, the WASM host's resource table, model pipelines), in
+// every build: this fails to compile if a storage variant stops being Send + Sync.
+const _: () = {
+    fn send_sync<T: Send + Sync>() {}
+    let _ = send_sync::<Tensor>;
+};
 
 /// Element types with an ndarray storage variant.
 pub trait Element: Copy + Send + Sync + 'static {
@@ -258,7 +265,7 @@ impl Tensor {
         match &self.storage {
             Storage::Cpu(d) => d.shape().to_vec(),
             #[cfg(feature = "torch")]
-            Storage::Torch(t) => t.size().iter().map(|&s| s as usize).collect(),
+            Storage::Torch(t) => t.get().size().iter().map(|&s| s as usize).collect(),
         }
     }
 
@@ -283,7 +290,7 @@ impl Tensor {
         match &self.storage {
             Storage::Cpu(d) => d.dtype(),
             #[cfg(feature = "torch")]
-            Storage::Torch(t) => torch::dtype_of(t),
+            Storage::Torch(t) => torch::dtype_of(&t.get()),
         }
     }
 
@@ -291,7 +298,7 @@ impl Tensor {
         match &self.storage {
             Storage::Cpu(_) => Device::Cpu,
             #[cfg(feature = "torch")]
-            Storage::Torch(t) => torch::device_of(t),
+            Storage::Torch(t) => torch::device_of(&t.get()),
         }
     }
 
@@ -316,7 +323,7 @@ impl Tensor {
         match &self.storage {
             Storage::Cpu(d) => Ok(d.clone()),
             #[cfg(feature = "torch")]
-            Storage::Torch(t) => torch::to_cpu_data(t),
+            Storage::Torch(t) => torch::to_cpu_data(&t.get()),
         }
     }
 
@@ -366,7 +373,7 @@ impl Tensor {
         }
         #[cfg(feature = "torch")]
         if let Storage::Torch(t) = &self.storage {
-            return torch::astype(t, dtype);
+            return torch::astype(&t.get(), dtype);
         }
         let d = match &self.storage {
             Storage::Cpu(d) => d,
@@ -397,10 +404,11 @@ impl Tensor {
         Ok(self.to_vec_f64()?[0])
     }
 
+    /// The libtorch tensor (a new reference to the same storage), if the data lives there.
     #[cfg(feature = "torch")]
-    pub(crate) fn torch(&self) -> Option<&tch::Tensor> {
+    pub(crate) fn torch(&self) -> Option<tch::Tensor> {
         match &self.storage {
-            Storage::Torch(t) => Some(t),
+            Storage::Torch(t) => Some(t.get()),
             Storage::Cpu(_) => None,
         }
     }
@@ -408,7 +416,7 @@ impl Tensor {
     #[cfg(feature = "torch")]
     pub(crate) fn from_torch(t: tch::Tensor) -> Tensor {
         Tensor {
-            storage: Storage::Torch(std::sync::Arc::new(t)),
+            storage: Storage::Torch(std::sync::Arc::new(torch::Shared::new(t))),
         }
     }
 

@@ -7,6 +7,26 @@ use crate::error::{Error, Result};
 use ndarray::{ArrayD, IxDyn};
 use tch::{Kind, Tensor as TchTensor};
 
+/// A libtorch tensor that threads can share. tch's `Tensor` is `Send` but not `Sync`: through a
+/// `&Tensor` one can take a `shallow_clone` and mutate the storage in place. So the handle sits
+/// behind a mutex, held only to take a shallow clone (a new reference to the same storage, which
+/// libtorch counts atomically), and every operation works on its own clone. `Mutex<T: Send>` is
+/// `Sync`, which makes the sdk's `Tensor` `Send + Sync` with libtorch storage too, without an
+/// `unsafe impl`. The sdk never mutates a tensor in place: every operation returns a new one.
+pub(super) struct Shared(std::sync::Mutex<TchTensor>);
+
+impl Shared {
+    pub(super) fn new(t: TchTensor) -> Self {
+        Shared(std::sync::Mutex::new(t))
+    }
+    pub(super) fn get(&self) -> TchTensor {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .shallow_clone()
+    }
+}
+
 fn err(e: tch::TchError) -> Error {
     Error::msg(format!("libtorch: {e}"))
 }
@@ -162,6 +182,32 @@ pub(super) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     } else {
         r
     })
+}
+
+/// Rows scaled to unit length (after centring, if asked), then every pair's dot product, on the
+/// tensor's device in f64: the CPU engine's `linalg::similarity_matrix` for cosine (`centre`
+/// false) and Pearson (`centre` true). Zero rows stay zero, so their similarities are 0, and the
+/// result is made exactly symmetric, as on the CPU.
+pub(super) fn unit_row_gram(t: &TchTensor, centre: bool) -> Result<Tensor> {
+    let run = || -> std::result::Result<TchTensor, tch::TchError> {
+        let x = t.f_to_kind(Kind::Double)?;
+        let x = if centre {
+            let m = x.f_mean_dim(&[1i64][..], true, Kind::Double)?;
+            x.f_sub(&m)?
+        } else {
+            x
+        };
+        let norm = x
+            .f_mul(&x)?
+            .f_sum_dim_intlist(&[1i64][..], true, Kind::Double)?
+            .f_sqrt()?;
+        // Dividing a zero row by 1 instead of 0 keeps it zero, as the CPU engine does.
+        let safe = norm.f_add(&norm.f_eq(0.0)?.f_to_kind(Kind::Double)?)?;
+        let u = x.f_div(&safe)?;
+        let s = u.f_matmul(&u.f_transpose(0, 1)?)?;
+        s.f_add(&s.f_transpose(0, 1)?)?.f_mul_scalar(0.5)
+    };
+    Ok(Tensor::from_torch(run().map_err(err)?))
 }
 
 /// Whether libtorch can see a CUDA device (false in CPU-only environments).
