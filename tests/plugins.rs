@@ -678,7 +678,9 @@ fn reads_across_many_chunks_and_the_hosts_linear_algebra_match_the_host() {
 #[cfg(feature = "torch")]
 #[test]
 fn a_plugin_on_libtorch_tensors_matches_the_cpu_engine_and_returns_on_their_device() {
-    if !wasm_ready("a_plugin_on_libtorch_tensors_matches_the_cpu_engine_and_returns_on_their_device") {
+    if !wasm_ready(
+        "a_plugin_on_libtorch_tensors_matches_the_cpu_engine_and_returns_on_their_device",
+    ) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -235,3 +235,53 @@ pub trait Plugin: Send + Sync {
     /// and the options map (which the plugin parses with [`crate::options::parse`]).
     fn call(&self, function: &str, args: &[Value], options: &Map, ctx: &Ctx) -> Result<Value>;
 }
+
+/// Where an out-of-process or sandboxed plugin's tensor results go (a WASM or native plugin
+/// builds them on the host): the device of the call's first tensor argument on a libtorch device
+/// (CPU or CUDA), else the CPU engine when it has tensor arguments there, else the run's
+/// `--device`. So a plugin behaves like a builtin step on the GPU without knowing it exists.
+pub fn result_device(args: &[Value], ctx: &Ctx) -> crate::Device {
+    fn tensors<'a>(v: &'a Value, out: &mut Vec<&'a crate::Tensor>) {
+        match v {
+            Value::Tensor(t) => out.push(t),
+            Value::List(l) => l.iter().for_each(|x| tensors(x, out)),
+            Value::Map(m) => m.values().for_each(|x| tensors(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    args.iter().for_each(|a| tensors(a, &mut all));
+    if all.is_empty() {
+        return ctx.device;
+    }
+    all.iter()
+        .map(|t| t.device())
+        .find(|d| d.is_torch())
+        .unwrap_or(crate::Device::Cpu)
+}
+
+#[cfg(test)]
+mod result_device_tests {
+    use super::*;
+    use crate::{Device, Tensor};
+
+    #[test]
+    fn results_follow_the_tensor_arguments_else_the_runs_device() {
+        let mut ctx = Ctx::detached();
+        ctx.device = Device::Cuda(1);
+        let t = Value::Tensor(Tensor::scalar_f64(1.0));
+        assert_eq!(result_device(&[Value::Int(3)], &ctx), Device::Cuda(1));
+        assert_eq!(
+            result_device(&[Value::Int(3), t.clone()], &ctx),
+            Device::Cpu
+        );
+        let nested = Value::List(vec![Value::Map(Map::from_iter([("x".to_string(), t)]))]);
+        assert_eq!(result_device(&[nested], &ctx), Device::Cpu);
+        #[cfg(feature = "torch")]
+        {
+            let g = Tensor::scalar_f64(1.0).to_device(Device::TorchCpu).unwrap();
+            let args = [Value::Tensor(Tensor::scalar_f64(2.0)), Value::Tensor(g)];
+            assert_eq!(result_device(&args, &ctx), Device::TorchCpu);
+        }
+    }
+}

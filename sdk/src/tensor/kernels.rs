@@ -332,7 +332,9 @@ mod tests {
     /// Each similarity from the textbook pairwise statistic, with constant and repeated values
     /// (ties for Spearman) and a constant row, whose similarities must be 0 on both engines.
     fn similarity_input() -> Tensor {
-        let mut v: Vec<f64> = (0..42).map(|i| ((i * 7919) % 13) as f64 * 0.5 - 2.0).collect();
+        let mut v: Vec<f64> = (0..42)
+            .map(|i| ((i * 7919) % 13) as f64 * 0.5 - 2.0)
+            .collect();
         v.extend([3.0; 6]);
         Tensor::from_vec(v, &[8, 6]).unwrap()
     }
@@ -343,7 +345,11 @@ mod tests {
         use crate::stats::{pearson, spearman};
         let x = similarity_input();
         let m = x.matrix::<f64>("x").unwrap();
-        for how in [Similarity::Cosine, Similarity::Pearson, Similarity::Spearman] {
+        for how in [
+            Similarity::Cosine,
+            Similarity::Pearson,
+            Similarity::Spearman,
+        ] {
             let s = x.row_similarity(how).unwrap().matrix::<f64>("s").unwrap();
             for i in 0..7 {
                 for j in 0..7 {
@@ -358,7 +364,11 @@ mod tests {
                             dot / (na * nb)
                         }
                     };
-                    assert!((s[[i, j]] - want).abs() < 1e-12, "{how:?} ({i},{j}): {} vs {want}", s[[i, j]]);
+                    assert!(
+                        (s[[i, j]] - want).abs() < 1e-12,
+                        "{how:?} ({i},{j}): {} vs {want}",
+                        s[[i, j]]
+                    );
                 }
                 // The constant last row has no variance (Pearson, Spearman): similarity 0.
                 if how != Similarity::Cosine {
@@ -380,14 +390,28 @@ mod tests {
         for dt in [DType::F64, DType::F32] {
             let x = x.astype(dt);
             let t = x.to_device(Device::TorchCpu).unwrap();
-            for how in [Similarity::Cosine, Similarity::Pearson, Similarity::Spearman] {
-                let (c, d) = (x.row_similarity(how).unwrap(), t.row_similarity(how).unwrap());
+            for how in [
+                Similarity::Cosine,
+                Similarity::Pearson,
+                Similarity::Spearman,
+            ] {
+                let (c, d) = (
+                    x.row_similarity(how).unwrap(),
+                    t.row_similarity(how).unwrap(),
+                );
                 assert_eq!(d.device(), Device::TorchCpu, "{how:?} left the device");
                 assert_eq!((c.dtype(), d.dtype()), (DType::F64, DType::F64));
                 let (c, d) = (c.to_vec_f64().unwrap(), d.to_vec_f64().unwrap());
-                let worst = c.iter().zip(&d).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                let worst = c
+                    .iter()
+                    .zip(&d)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
                 assert!(worst < 1e-12, "{how:?} {dt:?}: differs by {worst}");
-                assert!(d.iter().all(|v| v.is_finite()), "{how:?}: a NaN from the constant row");
+                assert!(
+                    d.iter().all(|v| v.is_finite()),
+                    "{how:?}: a NaN from the constant row"
+                );
             }
         }
     }

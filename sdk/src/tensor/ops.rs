@@ -209,7 +209,7 @@ impl Tensor {
         // A float tensor on libtorch takes the scalar directly: no 0-d tensor copied to the device.
         #[cfg(feature = "torch")]
         if let (Some(t), true) = (self.torch(), dt.is_float()) {
-            if let Some(r) = super::torch::binary_scalar(t, s, op, scalar_left) {
+            if let Some(r) = super::torch::binary_scalar(&t, s, op, scalar_left) {
                 return r;
             }
         }
