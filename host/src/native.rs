@@ -402,11 +402,6 @@ impl Plugin for NativePlugin {
         if !out.tensors.is_null() {
             unsafe { (self.api.free)(out.tensors as *mut c_void) };
         }
-        // Results come back on the device of the call's tensor arguments, as a builtin's would.
-        let device = emoscope_sdk::plugin::result_device(args, ctx);
-        for t in tensors.iter_mut().flatten() {
-            *t = t.to_device(device)?;
-        }
         if ctx.cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
@@ -431,6 +426,11 @@ impl Plugin for NativePlugin {
                 self.info.name
             ))
         })?;
+        // Results come back on the device of the call's tensor arguments, as a builtin's would.
+        let device = emoscope_sdk::plugin::result_device(args, ctx);
+        for t in tensors.iter_mut().flatten() {
+            *t = t.to_device(device)?;
+        }
         from_json(&j, &tensors)
             .map_err(|e| Error::msg(format!("native plugin {}: {e}", self.info.name)))
     }

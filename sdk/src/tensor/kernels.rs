@@ -209,8 +209,9 @@ impl Tensor {
                 Similarity::Pearson => super::torch::unit_row_gram(&t, true),
                 Similarity::Spearman => {
                     let ranks = crate::linalg::ranked(self.matrix::<f64>("x")?.view());
-                    let r = Tensor::from_array(ranks).to_device(self.device())?;
-                    super::torch::unit_row_gram(&r.torch().expect("on a torch device"), true)
+                    Tensor::from_array(ranks)
+                        .to_device(self.device())?
+                        .row_similarity(Similarity::Pearson)
                 }
             };
         }

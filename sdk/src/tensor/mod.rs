@@ -265,7 +265,7 @@ impl Tensor {
         match &self.storage {
             Storage::Cpu(d) => d.shape().to_vec(),
             #[cfg(feature = "torch")]
-            Storage::Torch(t) => t.get().size().iter().map(|&s| s as usize).collect(),
+            Storage::Torch(t) => t.with(|t| t.size().iter().map(|&s| s as usize).collect()),
         }
     }
 
@@ -290,7 +290,7 @@ impl Tensor {
         match &self.storage {
             Storage::Cpu(d) => d.dtype(),
             #[cfg(feature = "torch")]
-            Storage::Torch(t) => torch::dtype_of(&t.get()),
+            Storage::Torch(t) => t.with(torch::dtype_of),
         }
     }
 
@@ -298,7 +298,7 @@ impl Tensor {
         match &self.storage {
             Storage::Cpu(_) => Device::Cpu,
             #[cfg(feature = "torch")]
-            Storage::Torch(t) => torch::device_of(&t.get()),
+            Storage::Torch(t) => t.with(torch::device_of),
         }
     }
 

@@ -9,8 +9,8 @@ use tch::{Kind, Tensor as TchTensor};
 
 /// A libtorch tensor that threads can share. tch's `Tensor` is `Send` but not `Sync`: through a
 /// `&Tensor` one can take a `shallow_clone` and mutate the storage in place. So the handle sits
-/// behind a mutex, held only to take a shallow clone (a new reference to the same storage, which
-/// libtorch counts atomically), and every operation works on its own clone. `Mutex<T: Send>` is
+/// behind a mutex, held only to read its metadata or take a shallow clone (a new reference to the
+/// same storage, which libtorch counts atomically), and every operation works on its own clone. `Mutex<T: Send>` is
 /// `Sync`, which makes the sdk's `Tensor` `Send + Sync` with libtorch storage too, without an
 /// `unsafe impl`. The sdk never mutates a tensor in place: every operation returns a new one.
 pub(super) struct Shared(std::sync::Mutex<TchTensor>);
@@ -19,11 +19,17 @@ impl Shared {
     pub(super) fn new(t: TchTensor) -> Self {
         Shared(std::sync::Mutex::new(t))
     }
-    pub(super) fn get(&self) -> TchTensor {
-        self.0
+    /// `f` on the handle itself, under the lock: for metadata (shape, kind, device), which
+    /// needs no new handle.
+    pub(super) fn with<R>(&self, f: impl FnOnce(&TchTensor) -> R) -> R {
+        f(&self
+            .0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .shallow_clone()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+    /// A new handle to the same storage, for an operation to work on.
+    pub(super) fn get(&self) -> TchTensor {
+        self.with(TchTensor::shallow_clone)
     }
 }
 
