@@ -155,6 +155,7 @@ fn info_from_json(text: &str, origin: &Path) -> Result<PluginInfo> {
                 ty: manifest::ty(&s(&o, "type"), origin)?,
                 default: s(&o, "default"),
                 doc: s(&o, "doc"),
+                choices: Vec::new(),
             });
         }
         functions.push(FnSpec {

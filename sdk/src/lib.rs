@@ -15,6 +15,7 @@ pub mod linalg;
 pub mod options;
 pub mod plugin;
 pub mod shard;
+pub mod step;
 pub mod stats;
 pub mod tensor;
 pub mod triplets;
@@ -25,6 +26,12 @@ pub use error::{Error, Result, ResultExt};
 pub use plugin::{FnSpec, OptSpec, ParamSpec, Plugin, PluginInfo, Ty};
 pub use tensor::{DType, Device, Tensor};
 pub use value::{Map, Object, Value};
+pub use emoscope_derive::{Choice, Options, Step};
+
+// The derive macros name this crate by its path; this lets the sdk use them too.
+extern crate self as emoscope_sdk;
+#[doc(hidden)]
+pub use serde as __serde;
 
 /// The sdk version, which plugins record in their provenance.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -75,6 +75,8 @@ pub struct OptSpec {
     /// The default as a script literal (`"0.001"`, `"\"cpu\""`, `"none"`).
     pub default: String,
     pub doc: String,
+    /// The valid values of a choice-valued option, each with what it does (empty otherwise).
+    pub choices: Vec<(String, String)>,
 }
 
 /// Documentation and signature of one function.
@@ -123,6 +125,7 @@ impl FnSpec {
             ty,
             default: default.into(),
             doc: doc.into(),
+            choices: Vec::new(),
         });
         self
     }

@@ -98,6 +98,9 @@ pub fn check_call(
                     v.type_name()
                 ));
             }
+            if let Some(msg) = emoscope_sdk::step::check_choice(o, v) {
+                return Err(format!("{name}: {msg}"));
+            }
         }
     }
     Ok((args, options))

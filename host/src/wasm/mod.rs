@@ -342,6 +342,7 @@ fn info_from(i: types::PluginInfo, origin: &Path) -> Result<PluginInfo> {
                 ty: manifest::ty(&o.ty, origin)?,
                 default: o.default,
                 doc: o.doc,
+                choices: Vec::new(),
             });
         }
         functions.push(FnSpec {
