@@ -60,12 +60,12 @@ impl Registry {
             Arc::new(crate::script::tensor::TensorNs::default()),
             Origin::Host,
         );
-        r.add(Arc::new(crate::script::io::IoNs), Origin::Host);
-        r.add(Arc::new(crate::script::fmri::FmriNs), Origin::Host);
-        r.add(Arc::new(crate::script::stats::StatsNs), Origin::Host);
-        r.add(Arc::new(crate::script::plot::PlotNs), Origin::Host);
-        r.add(Arc::new(crate::script::cache::CacheNs), Origin::Host);
-        r.add(Arc::new(crate::script::report::ReportNs), Origin::Host);
+        r.add(Arc::new(emoscope_io::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_fmri::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_stats::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_plot::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_cache::plugin()), Origin::Builtin);
+        r.add(Arc::new(emoscope_report::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_rsa::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_synth::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_triplets::plugin()), Origin::Builtin);

@@ -3,14 +3,8 @@
 //! One module per namespace: `tensor` and `io` here, and `plugins` bridging every registered
 //! plugin (its FnSpecs drive argument checks, option checks and documentation). Errors carry
 //! the script file, line and column, and name the function and option at fault.
-pub mod cache;
 pub mod convert;
-pub mod fmri;
-pub mod io;
-pub mod plot;
 pub mod plugins;
-pub mod report;
-pub mod stats;
 pub mod tensor;
 
 use crate::session::Session;

@@ -13,6 +13,11 @@ use std::collections::BTreeMap;
 
 pub struct StatsNs;
 
+/// The plugin, for the host's registry.
+pub fn plugin() -> StatsNs {
+    StatsNs
+}
+
 const SECTION: &str = "Methods: statistics";
 
 #[derive(Deserialize)]
@@ -824,7 +829,7 @@ impl Plugin for StatsNs {
     fn info(&self) -> PluginInfo {
         PluginInfo {
             name: "stats".into(),
-            version: crate::VERSION.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
             description: "Group statistics: t-tests across subjects, Benjamini–Hochberg FDR, ROI means and their comparison between models, voxel-wise model comparison".into(),
             functions: vec![
                 FnSpec::new("ttest", "Student's t-test across subjects, two-tailed (scipy.stats.ttest_1samp, or ttest_rel when b is given): one test for a vector, one per column (voxel) for a subjects × voxels matrix. NaN observations are dropped per test (per pair for the paired test); fewer than 2 left gives NaN.")

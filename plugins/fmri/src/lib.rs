@@ -16,6 +16,11 @@ use std::path::{Path, PathBuf};
 
 pub struct FmriNs;
 
+/// The plugin, for the host's registry.
+pub fn plugin() -> FmriNs {
+    FmriNs
+}
+
 const SECTION: &str = "Methods: fMRI data";
 
 #[derive(Deserialize, Default)]
@@ -371,7 +376,7 @@ impl Plugin for FmriNs {
     fn info(&self) -> PluginInfo {
         PluginInfo {
             name: "fmri".into(),
-            version: crate::VERSION.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
             description: "fMRI data: NIfTI, npz/npy and BData HDF5 datasets (stimuli × voxels with coordinates, affine, ROIs and labels), alignment to the study's stimuli, z-scoring, brain maps and ROI tables".into(),
             functions: vec![
                 FnSpec::new("load", "Read one subject's fMRI data by extension into a dataset map. NIfTI: a 4-D series (t = stimulus) or a list of 3-D maps stacked as rows, with a mask (non-zero = in; without one, voxels with any non-zero value); voxels in i-j-k order. .npz: members data (stimuli × voxels), coords (voxels × 3, i j k), optional affine, shape, runs and roi_<name> flags (no grid: the mask's, else the coordinates' extent). .npy: the matrix, with coords. .h5/.hdf5: the Kamitani lab's BData (VoxelData columns, voxel_i/j/k or voxel_x/y/z, 0/1 ROI keys, stimulus_name through its vmap, Run); needs a build with --features hdf5. A voxel with NaN or infinite values is an error unless nan: \"drop\"; an ROI that was asked for and has no voxels in the mask is an error.")

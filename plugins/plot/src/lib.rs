@@ -30,6 +30,11 @@ pub(crate) use style::{DrawResult, Style};
 
 pub struct PlotNs;
 
+/// The plugin, for the host's registry.
+pub fn plugin() -> PlotNs {
+    PlotNs
+}
+
 /// One figure: drawn by the same code on every backend.
 pub(crate) trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, st: &Style) -> DrawResult
@@ -374,7 +379,7 @@ impl Plugin for PlotNs {
     fn info(&self) -> PluginInfo {
         PluginInfo {
             name: "plot".into(),
-            version: crate::VERSION.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
             description: "Figures: SVG + 150-dpi PNG + the data behind them (CSV/npy), drawn by one function per figure so picture and data agree".into(),
             functions: vec![
                 size_opts(FnSpec::new("scatter", "A 2-D map of points (the t-SNE map of the stimuli), coloured by group with a legend. With more than 12 groups the 12 largest get colours and the rest are grey \"other\". Points with a NaN coordinate are left out of the picture (not of the data). Writes <path>.svg, <path>.png and <path>.csv (columns x, y, group).")

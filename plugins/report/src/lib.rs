@@ -15,6 +15,11 @@ use std::path::{Path, PathBuf};
 
 pub struct ReportNs;
 
+/// The plugin, for the host's registry.
+pub fn plugin() -> ReportNs {
+    ReportNs
+}
+
 const SECTION: &str = "Pipelines: the HTML report";
 
 #[derive(Deserialize)]
@@ -447,7 +452,7 @@ fn render(blocks: &[Value], o: &WriteOpt, base: &Path, ctx: &Ctx) -> Result<Stri
     let _ = writeln!(
         page,
         "<footer>Written by emoscope {} ({} figures, {} tables). Every figure links the SVG, PNG and data files it was drawn from.</footer></body></html>",
-        crate::VERSION,
+        env!("CARGO_PKG_VERSION"),
         r.figures,
         r.tables
     );
@@ -458,7 +463,7 @@ impl Plugin for ReportNs {
     fn info(&self) -> PluginInfo {
         PluginInfo {
             name: "report".into(),
-            version: crate::VERSION.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
             description: "A self-contained HTML report from tables and figures".into(),
             functions: vec![FnSpec::new(
                 "write",

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 /// DejaVu Sans 2.37 (Bitstream Vera licence, see assets/fonts/LICENSE-DejaVu.txt): the PNGs
 /// render text with it, so no figure depends on the system's fonts. The SVGs name the generic
 /// `sans-serif` family, whose metrics the layout was measured with.
-static FONT: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 /// The family name the font is registered under (and the SVGs name).
 pub const FAMILY: &str = "sans-serif";

@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 
 pub struct IoNs;
 
+/// The plugin, for the host's registry.
+pub fn plugin() -> IoNs {
+    IoNs
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct StimuliOpt {
@@ -63,7 +68,7 @@ impl Plugin for IoNs {
     fn info(&self) -> PluginInfo {
         PluginInfo {
             name: "io".into(),
-            version: crate::VERSION.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
             description: "Files: npy/npz, CSV/TSV, JSON/JSONL, NIfTI, and the study's ratings and captions".into(),
             functions: vec![
                 FnSpec::new("load", "Read a file by extension: .npy (tensor), .npz (map of tensors), .csv/.tsv (#{columns, data}: numeric columns as f64 tensors, others as lists of strings), .json (value), .jsonl (list of values), .nii/.nii.gz (#{data, affine, shape}; data indexed [i, j, k(, t)]), .h5/.hdf5 (a BData file as a dataset map, like fmri::load; needs --features hdf5).")

@@ -17,6 +17,11 @@ use std::path::{Path, PathBuf};
 
 pub struct CacheNs;
 
+/// The plugin, for the host's registry.
+pub fn plugin() -> CacheNs {
+    CacheNs
+}
+
 const SECTION: &str = "Pipelines: caching long steps";
 const TENSOR_TAG: &str = "$tensor";
 
@@ -253,7 +258,7 @@ impl Plugin for CacheNs {
     fn info(&self) -> PluginInfo {
         PluginInfo {
             name: "cache".into(),
-            version: crate::VERSION.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
             description: "Results of long steps kept on disk under a hash of their inputs".into(),
             functions: vec![
                 FnSpec::new("get", "The cached result of step `name` for these inputs, or () when there is none (the first run, or any input changed). Use with cache::put; scripts/paper.rhai wraps the pair in a `cached(name, key, || step(...))` helper.")
