@@ -117,12 +117,11 @@ macro_rules! option_type {
     )*};
 }
 option_type!(Ty::Bool => bool);
-option_type!(Ty::Int => i32, i64, u32, u64, usize);
+option_type!(Ty::Int => i8, i16, i32, i64, u8, u16, u32, u64, usize);
 option_type!(Ty::Float => f32, f64);
 option_type!(Ty::Str => String, std::path::PathBuf);
 option_type!(Ty::Tensor => Tensor);
 option_type!(Ty::Any => Value);
-option_type!(Ty::Map => Map);
 
 impl<T: OptionType> OptionType for Option<T> {
     fn ty() -> Ty {
@@ -130,6 +129,17 @@ impl<T: OptionType> OptionType for Option<T> {
     }
     fn choices() -> Vec<(&'static str, &'static str)> {
         T::choices()
+    }
+}
+
+impl<T> OptionType for std::collections::BTreeMap<String, T> {
+    fn ty() -> Ty {
+        Ty::Map
+    }
+}
+impl<T> OptionType for std::collections::HashMap<String, T> {
+    fn ty() -> Ty {
+        Ty::Map
     }
 }
 
@@ -154,7 +164,7 @@ macro_rules! literal_display {
         }
     )*};
 }
-literal_display!(bool, i32, i64, u32, u64, usize);
+literal_display!(bool, i8, i16, i32, i64, u8, u16, u32, u64, usize);
 
 impl Literal for f64 {
     fn literal(&self) -> String {

@@ -74,6 +74,7 @@ struct FieldOpt {
     doc: String,
     default: Option<Expr>,
     doc_default: Option<String>,
+    ty_override: Option<Ident>,
     flatten: bool,
 }
 
@@ -101,6 +102,7 @@ fn field_opts(data: &Data, span: Span) -> syn::Result<Vec<FieldOpt>> {
             doc: doc_of(&f.attrs),
             default: None,
             doc_default: None,
+            ty_override: None,
             flatten: false,
         };
         for a in f.attrs.iter().filter(|a| a.path().is_ident("opt")) {
@@ -111,11 +113,13 @@ fn field_opts(data: &Data, span: Span) -> syn::Result<Vec<FieldOpt>> {
                     o.doc_default = Some(meta.value()?.parse::<LitStr>()?.value());
                 } else if meta.path.is_ident("name") {
                     o.key = meta.value()?.parse::<LitStr>()?.value();
+                } else if meta.path.is_ident("ty") {
+                    o.ty_override = Some(meta.value()?.parse()?);
                 } else if meta.path.is_ident("flatten") {
                     o.flatten = true;
                 } else {
                     return Err(meta.error(
-                        "unknown opt attribute: expected default = <expr>, doc_default = \"…\", name = \"…\" or flatten",
+                        "unknown opt attribute: expected default = <expr>, doc_default = \"…\", name = \"…\", ty = <Ty variant> or flatten",
                     ));
                 }
                 Ok(())
@@ -153,7 +157,9 @@ fn default_expr(o: &FieldOpt) -> Tokens {
 /// steps, included with `#[opt(flatten)]`). Field attributes: `#[opt(default = <expr>)]` (else
 /// `Default::default()`, i.e. `None` for an `Option`), `#[opt(doc_default = "…")]` (how the
 /// default reads in the docs when it is computed at run time), `#[opt(name = "…")]`,
-/// `#[opt(flatten)]`. Every option needs a doc comment.
+/// `#[opt(ty = Tensor)]` (the script type shown and checked, when the field's own type is
+/// wider, e.g. a `Value` that must be a list), `#[opt(flatten)]`. Every option needs a doc
+/// comment.
 #[proc_macro_derive(Options, attributes(opt))]
 pub fn derive_options(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as DeriveInput);
@@ -185,9 +191,18 @@ fn options_impl(input: &DeriveInput) -> syn::Result<Tokens> {
             Some(s) => quote! { ::std::string::String::from(#s) },
             None => quote! { ::emoscope_sdk::step::Literal::literal(&#default) },
         };
-        specs.push(quote! {
-            v.push(::emoscope_sdk::step::opt_spec::<#ty>(#key, #doc, #shown));
-        });
+        match &o.ty_override {
+            Some(t) => specs.push(quote! {
+                v.push({
+                    let mut o = ::emoscope_sdk::step::opt_spec::<#ty>(#key, #doc, #shown);
+                    o.ty = ::emoscope_sdk::Ty::#t;
+                    o
+                });
+            }),
+            None => specs.push(quote! {
+                v.push(::emoscope_sdk::step::opt_spec::<#ty>(#key, #doc, #shown));
+            }),
+        }
         keys.push(quote! { out.push(#key); });
         takes.push(quote! {
             #ident: match map.get(#key) {
