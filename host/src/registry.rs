@@ -56,10 +56,7 @@ impl Registry {
     /// The host namespaces plus every builtin plugin.
     pub fn with_builtins() -> Self {
         let mut r = Registry::default();
-        r.add(
-            Arc::new(crate::script::tensor::TensorNs::default()),
-            Origin::Host,
-        );
+        r.add(Arc::new(emoscope_tensor::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_io::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_fmri::plugin()), Origin::Builtin);
         r.add(Arc::new(emoscope_stats::plugin()), Origin::Builtin);

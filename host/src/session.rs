@@ -157,6 +157,8 @@ pub struct Session {
     pub cancel: CancelToken,
     pub registry: Arc<Registry>,
     services: Arc<Services>,
+    /// Unseeded random draws so far (Ctx::next_draw_seed), shared by the session's calls.
+    draws: Arc<std::sync::atomic::AtomicU64>,
     started: Instant,
     started_unix: u64,
 }
@@ -188,6 +190,7 @@ impl Session {
                 log: Mutex::new(log),
                 provenance: Mutex::default(),
             }),
+            draws: Arc::default(),
             started: Instant::now(),
             started_unix: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -221,6 +224,7 @@ impl Session {
             self.settings.threads,
         );
         ctx.shard = self.settings.shard.clone();
+        ctx.draws = self.draws.clone();
         ctx
     }
 

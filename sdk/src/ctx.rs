@@ -7,7 +7,7 @@ use crate::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The RNG every step uses: ChaCha8 (rand_chacha), which gives the same stream for the same seed
@@ -101,6 +101,10 @@ pub struct Ctx {
     /// The run's shard (`--shard K/N`): the default of steps that split their work (voxels,
     /// searchlight centres) for a job array.
     pub shard: Option<String>,
+    /// How many unseeded random draws the run has made: the host shares one counter across a
+    /// session's calls, so each unseeded draw gets its own stream and a script is reproducible
+    /// from `--seed` alone.
+    pub draws: Arc<AtomicU64>,
     host: Arc<dyn HostServices>,
 }
 
@@ -120,6 +124,7 @@ impl Ctx {
             out_dir,
             threads,
             shard: None,
+            draws: Arc::new(AtomicU64::new(0)),
             host,
         }
     }
@@ -134,6 +139,13 @@ impl Ctx {
             PathBuf::from("."),
             1,
         )
+    }
+
+    /// The seed of the next unseeded draw: the run's seed, moved along by the run's draw count.
+    pub fn next_draw_seed(&self) -> u64 {
+        let k = self.draws.fetch_add(1, Ordering::SeqCst);
+        self.seed
+            .wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
     /// A ChaCha8 RNG seeded with `seed`, or the run's seed when `None`.

@@ -76,7 +76,14 @@ macro_rules! bail {
 }
 
 /// `ensure!(cond, "...")` bails when the condition is false.
+// Written without `!cond`: a negated float comparison (`!(x > 0.0)`) is what clippy's
+// neg_cmp_op_on_partial_ord warns about, and every `ensure!(x > 0.0, …)` would expand to one.
 #[macro_export]
 macro_rules! ensure {
-    ($cond:expr, $($arg:tt)*) => { if !$cond { $crate::bail!($($arg)*); } };
+    ($cond:expr, $($arg:tt)*) => {
+        if $cond {
+        } else {
+            $crate::bail!($($arg)*);
+        }
+    };
 }

@@ -15,18 +15,18 @@ pub mod linalg;
 pub mod options;
 pub mod plugin;
 pub mod shard;
-pub mod step;
 pub mod stats;
+pub mod step;
 pub mod tensor;
 pub mod triplets;
 pub mod value;
 
 pub use ctx::{CancelToken, Ctx, Level, Progress};
+pub use emoscope_derive::{Choice, Options, Step};
 pub use error::{Error, Result, ResultExt};
 pub use plugin::{FnSpec, OptSpec, ParamSpec, Plugin, PluginInfo, Ty};
 pub use tensor::{DType, Device, Tensor};
 pub use value::{Map, Object, Value};
-pub use emoscope_derive::{Choice, Options, Step};
 
 // The derive macros name this crate by its path; this lets the sdk use them too.
 extern crate self as emoscope_sdk;

@@ -42,18 +42,18 @@ impl Ty {
 
     /// Whether `v` is acceptable where this type is expected.
     pub fn accepts(self, v: &Value) -> bool {
-        match (self, v) {
-            (Ty::Any, _) => true,
-            (Ty::Bool, Value::Bool(_)) => true,
-            (Ty::Int, Value::Int(_)) => true,
-            (Ty::Float, Value::Int(_) | Value::Float(_)) => true,
-            (Ty::Str, Value::Str(_)) => true,
-            (Ty::Tensor, Value::Tensor(_) | Value::List(_)) => true,
-            (Ty::List, Value::List(_)) => true,
-            (Ty::Map, Value::Map(_)) => true,
-            (Ty::Object, Value::Object(_)) => true,
-            _ => false,
-        }
+        matches!(
+            (self, v),
+            (Ty::Any, _)
+                | (Ty::Bool, Value::Bool(_))
+                | (Ty::Int, Value::Int(_))
+                | (Ty::Float, Value::Int(_) | Value::Float(_))
+                | (Ty::Str, Value::Str(_))
+                | (Ty::Tensor, Value::Tensor(_) | Value::List(_))
+                | (Ty::List, Value::List(_))
+                | (Ty::Map, Value::Map(_))
+                | (Ty::Object, Value::Object(_))
+        )
     }
 }
 

@@ -72,10 +72,7 @@ pub trait Options: Sized {
             return Err(Error::msg(if keys.is_empty() {
                 format!("unknown option '{bad}': this function takes no options")
             } else {
-                format!(
-                    "unknown option '{bad}'; valid options: {}",
-                    keys.join(", ")
-                )
+                format!("unknown option '{bad}'; valid options: {}", keys.join(", "))
             }));
         }
         Self::take(map)
@@ -484,26 +481,47 @@ mod tests {
         let ctx = Ctx::detached();
         let p = plugin();
         let v = p
-            .call("shift", &[Value::Float(1.0)], &map(vmap! {"by" => 3i64, "mode" => "go-down"}), &ctx)
+            .call(
+                "shift",
+                &[Value::Float(1.0)],
+                &map(vmap! {"by" => 3i64, "mode" => "go-down"}),
+                &ctx,
+            )
             .unwrap();
         assert_eq!(v.as_f64(), Some(-2.0));
     }
 
     #[test]
     fn bad_options_are_refused_naming_what_is_valid() {
-        let e = Shift::parse(&map(vmap! {"bye" => 1i64})).unwrap_err().to_string();
-        assert!(e.contains("unknown option 'bye'; valid options: by, mode, label, seed"), "{e}");
-        let e = Shift::parse(&map(vmap! {"mode" => "sideways"})).unwrap_err().to_string();
+        let e = Shift::parse(&map(vmap! {"bye" => 1i64}))
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.contains("option 'mode'") && e.contains("'sideways' is not one of up (add one), go-down (subtract one)"),
+            e.contains("unknown option 'bye'; valid options: by, mode, label, seed"),
             "{e}"
         );
-        let e = Shift::parse(&map(vmap! {"by" => "two"})).unwrap_err().to_string();
-        assert!(e.contains("option 'by'") && e.contains("invalid type"), "{e}");
+        let e = Shift::parse(&map(vmap! {"mode" => "sideways"}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("option 'mode'")
+                && e.contains("'sideways' is not one of up (add one), go-down (subtract one)"),
+            "{e}"
+        );
+        let e = Shift::parse(&map(vmap! {"by" => "two"}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("option 'by'") && e.contains("invalid type"),
+            "{e}"
+        );
         let spec = Shift::spec();
         assert!(check_choice(&spec.options[1], &Value::Str("up".into())).is_none());
         let msg = check_choice(&spec.options[1], &Value::Str("left".into())).unwrap();
-        assert!(msg.contains("'left' is not one of up (add one), go-down"), "{msg}");
+        assert!(
+            msg.contains("'left' is not one of up (add one), go-down"),
+            "{msg}"
+        );
         assert!(check_choice(&spec.options[0], &Value::Str("left".into())).is_none());
     }
 

@@ -1,80 +1,18 @@
 //! What the study asks of fitted embeddings: how reproducible the dimensions are across seeds,
 //! how accuracy grows with dimensionality, how many dimensions each stimulus needs, and which λ
 //! predicts held-out choices best.
+use crate::fitting::{fit_config, run_fit, Training};
 use crate::model::evaluate;
-use crate::{fit_config, rows, run_fit, FitOpt};
+use crate::rows;
 use emoscope_sdk::ctx::Rng;
 use emoscope_sdk::stats::pearson;
 use emoscope_sdk::triplets::Triplet;
-use emoscope_sdk::{bail, ensure, options, vmap};
-use emoscope_sdk::{Ctx, FnSpec, Map, Result, Tensor, Ty, Value};
+use emoscope_sdk::{ensure, vmap, Options, Step};
+use emoscope_sdk::{Ctx, Result, Tensor, Value};
 use ndarray::{Array2, ArrayView2};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rayon::prelude::*;
-use serde::Deserialize;
-
-/// The options every function that fits accepts, as spose::fit documents them.
-fn with_fit_options(mut f: FnSpec, skip: &[&str]) -> FnSpec {
-    let fit = crate::fit_spec();
-    for o in fit
-        .options
-        .iter()
-        .filter(|o| !skip.contains(&o.name.as_str()))
-    {
-        f = f.opt(
-            &o.name,
-            o.ty,
-            &o.default,
-            &format!("as in spose::fit: {}", o.doc),
-        );
-    }
-    f
-}
-
-pub fn specs() -> Vec<FnSpec> {
-    vec![
-        FnSpec::new("reproducibility", "Stability of the dimensions across runs (seeds), two ways. The study's: for each dimension, its best match (Pearson r) in each other run, Fisher z, averaged, back-transformed. The reference's: match on a random 80% of items, correlate on the held-out 20%, and count the dimensions with r above the threshold.")
-            .param("runs", Ty::List, "embeddings (items × dims) of the same items from different seeds")
-            .opt("split", Ty::Float, "0.8", "fraction of items used for matching (the reference's way)")
-            .opt("threshold", Ty::Float, "0.8", "held-out r that counts as reproduced")
-            .opt("seed", Ty::Int, "run seed", "the item split")
-            .returns("#{per_dimension (list per run: mean best-match r, Fisher-averaged), mean, heldout_r (list per run), fraction_reproducible, per_run_fraction}")
-            .section("Results: reproducibility of the dimensions")
-            .example("let rep = spose::reproducibility([fit1.embedding, fit2.embedding, fit3.embedding]);"),
-        with_fit_options(
-            FnSpec::new("dimensionality", "Held-out accuracy against the starting dimensionality: one fit per entry of dims_list, evaluated on test triplets (the option test, else a seeded 10% of the triplets).")
-                .param("triplets", Ty::Tensor, "N × 3 judged triplets")
-                .param("dims_list", Ty::List, "starting dimensionalities to try, e.g. [5, 10, 20, 40, 90]"),
-            &["dims"],
-        )
-        .returns("#{dims, accuracy, cross_entropy, kept (active dims after pruning), saturates_at (smallest dims within 0.5 points of the best accuracy)}")
-        .section("Results: dimensionality"),
-        FnSpec::new("reduction", "How many dimensions each stimulus needs: keep only its k largest components (the others of that stimulus set to 0) and find the smallest k whose accuracy on the triplets containing it reaches each level of the full model's.")
-            .param("X", Ty::Tensor, "items × dims embedding")
-            .param("triplets", Ty::Tensor, "N × 3 judged (held-out) triplets")
-            .opt("levels", Ty::List, "[0.95, 0.99]", "fractions of the full accuracy")
-            .returns("#{levels, k (items × levels; −1 where a stimulus is in no triplet or its full accuracy is 0), mean_k (per level, over stimuli with a k), full_accuracy (per stimulus)}")
-            .section("Results: dimensions needed per stimulus"),
-        with_fit_options(
-            FnSpec::new("select_lambda", "Choose λ by cross-validated cross-entropy: for each λ, k folds over the triplets (and optionally several seeds), fit on k − 1 folds, score the held-out fold.")
-                .param("triplets", Ty::Tensor, "N × 3 judged triplets")
-                .param("lambdas", Ty::List, "candidate λ values")
-                .opt("folds", Ty::Int, "5", "cross-validation folds")
-                .opt("seeds", Ty::Int, "1", "fits per fold with different seeds"),
-            &["lambda", "test"],
-        )
-        .returns("#{lambdas, cross_entropy (mean per λ), sd, accuracy, best}")
-        .section("Methods: choice of λ"),
-    ]
-}
-
-/// Split an options map: the keys in `own` go to the function, the rest to spose::fit.
-fn split_opts(opts: &Map, own: &[&str]) -> (Map, Map) {
-    opts.iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .partition(|(k, _)| own.contains(&k.as_str()))
-}
 
 fn f64_list(v: &Value, what: &str) -> Result<Vec<f64>> {
     let t = v.to_tensor(what)?;
@@ -83,40 +21,6 @@ fn f64_list(v: &Value, what: &str) -> Result<Vec<f64>> {
         "{what} must be a non-empty list of numbers"
     );
     t.to_vec_f64()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReproOpt {
-    #[serde(default = "eighty")]
-    split: f64,
-    #[serde(default = "eighty")]
-    threshold: f64,
-    seed: Option<u64>,
-}
-fn eighty() -> f64 {
-    0.8
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReductionOpt {
-    levels: Option<Vec<f64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CvOpt {
-    #[serde(default = "five")]
-    folds: usize,
-    #[serde(default = "one")]
-    seeds: usize,
-}
-fn five() -> usize {
-    5
-}
-fn one() -> usize {
-    1
 }
 
 fn corr_cols(a: ArrayView2<f64>, ca: usize, b: ArrayView2<f64>, cb: usize, items: &[usize]) -> f64 {
@@ -162,6 +66,7 @@ fn per_dim(
         .collect()
 }
 
+/// Each run's dimensions matched in the other runs.
 pub struct Reproducibility {
     pub per_dimension: Vec<Vec<f64>>,
     pub heldout: Vec<Vec<f64>>,
@@ -297,188 +202,265 @@ fn list_of_lists(v: &[Vec<f64>]) -> Value {
     )
 }
 
-pub fn call(function: &str, args: &[Value], opts: &Map, ctx: &Ctx) -> Result<Value> {
-    match function {
-        "reproducibility" => {
-            let o: ReproOpt = options::parse(opts)?;
-            let runs = args[0]
-                .as_list()
-                .expect("checked list")
-                .iter()
-                .enumerate()
-                .map(|(r, v)| crate::embedding(v, &format!("run {r}")))
-                .collect::<Result<Vec<_>>>()?;
-            let r = reproducibility(&runs, o.split, o.threshold, o.seed.unwrap_or(ctx.seed))?;
-            let all: Vec<f64> = r.per_dimension.iter().flatten().copied().collect();
-            let held: Vec<f64> = r.heldout.iter().flatten().copied().collect();
-            let per_run: Vec<f64> = r
-                .heldout
-                .iter()
-                .map(|h| h.iter().filter(|&&v| v > r.threshold).count() as f64 / h.len() as f64)
-                .collect();
-            let nr = per_run.len();
-            Ok(vmap! {
-                "per_dimension" => list_of_lists(&r.per_dimension),
-                "mean" => fisher_mean(all.iter().copied()),
-                "heldout_r" => list_of_lists(&r.heldout),
-                "fraction_reproducible" => held.iter().filter(|&&v| v > r.threshold).count() as f64 / held.len() as f64,
-                "per_run_fraction" => Tensor::from_vec(per_run, &[nr]).expect("1-D"),
+/// Stability of the dimensions across runs (seeds), two ways. The study's: for each dimension, its best match (Pearson r) in each other run, Fisher z, averaged, back-transformed. The reference's: match on a random 80% of items, correlate on the held-out 20%, and count the dimensions with r above the threshold.
+#[derive(Options, Step)]
+#[step(
+    name = "reproducibility",
+    param(runs: List = "embeddings (items × dims) of the same items from different seeds"),
+    returns = "#{per_dimension (list per run: mean best-match r, Fisher-averaged), mean, heldout_r (list per run), fraction_reproducible, per_run_fraction}",
+    section = "Results: reproducibility of the dimensions",
+    example = "let rep = spose::reproducibility([fit1.embedding, fit2.embedding, fit3.embedding]);"
+)]
+pub struct ReproducibilityStep {
+    /// fraction of items used for matching (the reference's way)
+    #[opt(default = 0.8)]
+    pub split: f64,
+    /// held-out r that counts as reproduced
+    #[opt(default = 0.8)]
+    pub threshold: f64,
+    /// the item split
+    #[opt(doc_default = "run seed")]
+    pub seed: Option<u64>,
+}
+
+impl emoscope_sdk::step::Step for ReproducibilityStep {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let runs = args[0]
+            .as_list()
+            .expect("checked list")
+            .iter()
+            .enumerate()
+            .map(|(r, v)| crate::embedding(v, &format!("run {r}")))
+            .collect::<Result<Vec<_>>>()?;
+        let r = reproducibility(
+            &runs,
+            self.split,
+            self.threshold,
+            self.seed.unwrap_or(ctx.seed),
+        )?;
+        let all: Vec<f64> = r.per_dimension.iter().flatten().copied().collect();
+        let held: Vec<f64> = r.heldout.iter().flatten().copied().collect();
+        let per_run: Vec<f64> = r
+            .heldout
+            .iter()
+            .map(|h| h.iter().filter(|&&v| v > r.threshold).count() as f64 / h.len() as f64)
+            .collect();
+        let nr = per_run.len();
+        Ok(vmap! {
+            "per_dimension" => list_of_lists(&r.per_dimension),
+            "mean" => fisher_mean(all.iter().copied()),
+            "heldout_r" => list_of_lists(&r.heldout),
+            "fraction_reproducible" => held.iter().filter(|&&v| v > r.threshold).count() as f64 / held.len() as f64,
+            "per_run_fraction" => Tensor::from_vec(per_run, &[nr]).expect("1-D"),
+        })
+    }
+}
+
+/// Held-out accuracy against the starting dimensionality: one fit per entry of dims_list, evaluated on test triplets (the option test, else a seeded 10% of the triplets).
+#[derive(Options, Step)]
+#[step(
+    name = "dimensionality",
+    param(triplets: Tensor = "N × 3 judged triplets"),
+    param(dims_list: List = "starting dimensionalities to try, e.g. [5, 10, 20, 40, 90]"),
+    returns = "#{dims, accuracy, cross_entropy, kept (active dims after pruning), saturates_at (smallest dims within 0.5 points of the best accuracy)}",
+    section = "Results: dimensionality"
+)]
+pub struct Dimensionality {
+    /// as in spose::fit: L1 strength
+    #[opt(default = 0.004)]
+    pub lambda: f64,
+    #[opt(flatten)]
+    pub training: Training,
+    /// held-out judged triplets to evaluate every fit on
+    #[opt(doc_default = "a seeded 10% of the triplets")]
+    pub test: Option<Tensor>,
+}
+
+impl emoscope_sdk::step::Step for Dimensionality {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let all = rows(&args[0], "triplets", self.training.n_items)?;
+        let dims_list: Vec<usize> = f64_list(&args[1], "dims_list")?
+            .into_iter()
+            .map(|d| {
+                ensure!(
+                    d >= 1.0 && d.fract() == 0.0,
+                    "dims_list entries must be positive integers, got {d}"
+                );
+                Ok(d as usize)
             })
+            .collect::<Result<_>>()?;
+        let (train, test) = match &self.test {
+            Some(t) => (all.clone(), emoscope_sdk::triplets::rows(t, "test", None)?),
+            None => holdout(&all, 0.1, self.training.seed.unwrap_or(ctx.seed)),
+        };
+        let (mut acc, mut ce, mut kept) = (vec![], vec![], vec![]);
+        for &d in &dims_list {
+            let (cfg, device, threads) = fit_config(&self.training, d, self.lambda, &train, ctx)?;
+            let f = run_fit(&cfg, device, threads, &train, &[], ctx)?;
+            let ev = evaluate(f.embedding.view(), &test, ctx)?;
+            ctx.info(&format!(
+                "spose::dimensionality: {d} dims -> {} kept, held-out accuracy {:.4}",
+                f.kept.len(),
+                ev.accuracy
+            ));
+            acc.push(ev.accuracy);
+            ce.push(ev.cross_entropy);
+            kept.push(f.kept.len() as i64);
         }
-        "dimensionality" => {
-            let o: FitOpt = options::parse(opts)?;
-            let all = rows(&args[0], "triplets", o.n_items)?;
-            let dims_list: Vec<usize> = f64_list(&args[1], "dims_list")?
-                .into_iter()
-                .map(|d| {
-                    ensure!(
-                        d >= 1.0 && d.fract() == 0.0,
-                        "dims_list entries must be positive integers, got {d}"
-                    );
-                    Ok(d as usize)
-                })
-                .collect::<Result<_>>()?;
-            let (train, test) = match &o.test {
-                Some(t) => (all.clone(), emoscope_sdk::triplets::rows(t, "test", None)?),
-                None => holdout(&all, 0.1, o.seed.unwrap_or(ctx.seed)),
-            };
-            let (mut acc, mut ce, mut kept) = (vec![], vec![], vec![]);
-            for &d in &dims_list {
-                let mut od: FitOpt = options::parse(opts)?;
-                od.dims = d;
-                od.test = None;
-                let (cfg, device, threads) = fit_config(&od, &train, ctx)?;
-                let f = run_fit(&cfg, device, threads, &train, &[], ctx)?;
-                let ev = evaluate(f.embedding.view(), &test, ctx)?;
-                ctx.info(&format!(
-                    "spose::dimensionality: {d} dims -> {} kept, held-out accuracy {:.4}",
-                    f.kept.len(),
-                    ev.accuracy
-                ));
-                acc.push(ev.accuracy);
-                ce.push(ev.cross_entropy);
-                kept.push(f.kept.len() as i64);
-            }
-            let best = acc.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let sat = dims_list
-                .iter()
-                .zip(&acc)
-                .find(|(_, a)| **a >= best - 0.005)
-                .map(|(d, _)| *d as i64)
-                .unwrap_or(-1);
-            let k = dims_list.len();
-            Ok(vmap! {
-                "dims" => Tensor::from_vec(dims_list.iter().map(|&d| d as i64).collect::<Vec<_>>(), &[k])?,
-                "accuracy" => Tensor::from_vec(acc, &[k])?,
-                "cross_entropy" => Tensor::from_vec(ce, &[k])?,
-                "kept" => Tensor::from_vec(kept, &[k])?,
-                "saturates_at" => sat,
+        let best = acc.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sat = dims_list
+            .iter()
+            .zip(&acc)
+            .find(|(_, a)| **a >= best - 0.005)
+            .map(|(d, _)| *d as i64)
+            .unwrap_or(-1);
+        let k = dims_list.len();
+        Ok(vmap! {
+            "dims" => Tensor::from_vec(dims_list.iter().map(|&d| d as i64).collect::<Vec<_>>(), &[k])?,
+            "accuracy" => Tensor::from_vec(acc, &[k])?,
+            "cross_entropy" => Tensor::from_vec(ce, &[k])?,
+            "kept" => Tensor::from_vec(kept, &[k])?,
+            "saturates_at" => sat,
+        })
+    }
+}
+
+/// How many dimensions each stimulus needs: keep only its k largest components (the others of that stimulus set to 0) and find the smallest k whose accuracy on the triplets containing it reaches each level of the full model's.
+#[derive(Options, Step)]
+#[step(
+    name = "reduction",
+    param(X: Tensor = "items × dims embedding"),
+    param(triplets: Tensor = "N × 3 judged (held-out) triplets"),
+    returns = "#{levels, k (items × levels; −1 where a stimulus is in no triplet or its full accuracy is 0), mean_k (per level, over stimuli with a k), full_accuracy (per stimulus)}",
+    section = "Results: dimensions needed per stimulus"
+)]
+pub struct Reduction {
+    /// fractions of the full accuracy
+    #[opt(default = vec![0.95, 0.99])]
+    pub levels: Vec<f64>,
+}
+
+impl emoscope_sdk::step::Step for Reduction {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let levels = self.levels;
+        ensure!(
+            !levels.is_empty() && levels.iter().all(|l| *l > 0.0 && *l <= 1.0),
+            "levels must be fractions in (0, 1]"
+        );
+        let x = crate::embedding(&args[0], "X")?;
+        let t = rows(&args[1], "triplets", Some(x.nrows()))?;
+        let (ks, full) = reduction(x.view(), &t, &levels, ctx)?;
+        let n = ks.len();
+        let means: Vec<f64> = (0..levels.len())
+            .map(|l| {
+                let v: Vec<f64> = ks
+                    .iter()
+                    .filter(|k| k[l] > 0)
+                    .map(|k| k[l] as f64)
+                    .collect();
+                v.iter().sum::<f64>() / v.len().max(1) as f64
             })
-        }
-        "reduction" => {
-            let o: ReductionOpt = options::parse(opts)?;
-            let levels = o.levels.unwrap_or_else(|| vec![0.95, 0.99]);
-            ensure!(
-                !levels.is_empty() && levels.iter().all(|l| *l > 0.0 && *l <= 1.0),
-                "levels must be fractions in (0, 1]"
-            );
-            let x = crate::embedding(&args[0], "X")?;
-            let t = rows(&args[1], "triplets", Some(x.nrows()))?;
-            let (ks, full) = reduction(x.view(), &t, &levels, ctx)?;
-            let n = ks.len();
-            let means: Vec<f64> = (0..levels.len())
-                .map(|l| {
-                    let v: Vec<f64> = ks
-                        .iter()
-                        .filter(|k| k[l] > 0)
-                        .map(|k| k[l] as f64)
-                        .collect();
-                    v.iter().sum::<f64>() / v.len().max(1) as f64
-                })
-                .collect();
-            let nl = levels.len();
-            Ok(vmap! {
-                "levels" => Tensor::from_vec(levels, &[nl])?,
-                "k" => Tensor::from_vec(ks.into_iter().flatten().collect::<Vec<_>>(), &[n, nl])?,
-                "mean_k" => Tensor::from_vec(means, &[nl])?,
-                "full_accuracy" => Tensor::from_vec(full, &[n])?,
-            })
-        }
-        "select_lambda" => {
-            let (own, rest) = split_opts(opts, &["folds", "seeds"]);
-            let cv: CvOpt = options::parse(&own)?;
-            let base: FitOpt = options::parse(&rest)?;
-            ensure!(cv.folds >= 2, "folds must be at least 2, got {}", cv.folds);
-            ensure!(cv.seeds >= 1, "seeds must be at least 1");
-            let all = rows(&args[0], "triplets", base.n_items)?;
-            ensure!(
-                all.len() >= cv.folds,
-                "fewer triplets ({}) than folds ({})",
-                all.len(),
-                cv.folds
-            );
-            let lambdas = f64_list(&args[1], "lambdas")?;
-            let seed = base.seed.unwrap_or(ctx.seed);
-            let mut order: Vec<usize> = (0..all.len()).collect();
-            order.shuffle(&mut Rng::seed_from_u64(seed));
-            let n_items = base
-                .n_items
-                .unwrap_or(emoscope_sdk::triplets::implied_items(&all));
-            let (mut mean, mut sd, mut accs) = (vec![], vec![], vec![]);
-            for &lambda in &lambdas {
-                let mut scores = vec![];
-                let mut acc = vec![];
-                for f in 0..cv.folds {
-                    let (tr, te): (Vec<Triplet>, Vec<Triplet>) = {
-                        let mut tr = vec![];
-                        let mut te = vec![];
-                        for (p, &r) in order.iter().enumerate() {
-                            if p % cv.folds == f {
-                                te.push(all[r])
-                            } else {
-                                tr.push(all[r])
-                            }
-                        }
-                        (tr, te)
-                    };
-                    for s in 0..cv.seeds {
-                        let mut o: FitOpt = options::parse(&rest)?;
-                        o.lambda = lambda;
-                        o.n_items = Some(n_items);
-                        o.seed = Some(seed + s as u64);
-                        let (cfg, device, threads) = fit_config(&o, &tr, ctx)?;
-                        let fit = run_fit(&cfg, device, threads, &tr, &[], ctx)?;
-                        let ev = evaluate(fit.full.view(), &te, ctx)?;
-                        scores.push(ev.cross_entropy);
-                        acc.push(ev.accuracy);
+            .collect();
+        let nl = levels.len();
+        Ok(vmap! {
+            "levels" => Tensor::from_vec(levels, &[nl])?,
+            "k" => Tensor::from_vec(ks.into_iter().flatten().collect::<Vec<_>>(), &[n, nl])?,
+            "mean_k" => Tensor::from_vec(means, &[nl])?,
+            "full_accuracy" => Tensor::from_vec(full, &[n])?,
+        })
+    }
+}
+
+/// Choose λ by cross-validated cross-entropy: for each λ, k folds over the triplets (and optionally several seeds), fit on k − 1 folds, score the held-out fold.
+#[derive(Options, Step)]
+#[step(
+    name = "select_lambda",
+    param(triplets: Tensor = "N × 3 judged triplets"),
+    param(lambdas: List = "candidate λ values"),
+    returns = "#{lambdas, cross_entropy (mean per λ), sd, accuracy, best}",
+    section = "Methods: choice of λ"
+)]
+pub struct SelectLambda {
+    /// as in spose::fit: starting dimensionality
+    #[opt(default = 90)]
+    pub dims: usize,
+    #[opt(flatten)]
+    pub training: Training,
+    /// cross-validation folds
+    #[opt(default = 5)]
+    pub folds: usize,
+    /// fits per fold with different seeds
+    #[opt(default = 1)]
+    pub seeds: usize,
+}
+
+impl emoscope_sdk::step::Step for SelectLambda {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let (folds, seeds) = (self.folds, self.seeds);
+        ensure!(folds >= 2, "folds must be at least 2, got {folds}");
+        ensure!(seeds >= 1, "seeds must be at least 1");
+        let all = rows(&args[0], "triplets", self.training.n_items)?;
+        ensure!(
+            all.len() >= folds,
+            "fewer triplets ({}) than folds ({folds})",
+            all.len()
+        );
+        let lambdas = f64_list(&args[1], "lambdas")?;
+        let seed = self.training.seed.unwrap_or(ctx.seed);
+        let mut order: Vec<usize> = (0..all.len()).collect();
+        order.shuffle(&mut Rng::seed_from_u64(seed));
+        let n_items = self
+            .training
+            .n_items
+            .unwrap_or(emoscope_sdk::triplets::implied_items(&all));
+        let (mut mean, mut sd, mut accs) = (vec![], vec![], vec![]);
+        for &lambda in &lambdas {
+            let mut scores = vec![];
+            let mut acc = vec![];
+            for f in 0..folds {
+                let (mut tr, mut te) = (vec![], vec![]);
+                for (p, &r) in order.iter().enumerate() {
+                    if p % folds == f {
+                        te.push(all[r])
+                    } else {
+                        tr.push(all[r])
                     }
                 }
-                let m = scores.iter().sum::<f64>() / scores.len() as f64;
-                let v = scores.iter().map(|s| (s - m).powi(2)).sum::<f64>()
-                    / (scores.len() as f64 - 1.0).max(1.0);
-                ctx.info(&format!(
-                    "spose::select_lambda: λ = {lambda}: validation cross-entropy {m:.5}"
-                ));
-                mean.push(m);
-                sd.push(v.sqrt());
-                accs.push(acc.iter().sum::<f64>() / acc.len() as f64);
+                for s in 0..seeds {
+                    let mut o = self.training.clone();
+                    o.n_items = Some(n_items);
+                    o.seed = Some(seed + s as u64);
+                    let (cfg, device, threads) = fit_config(&o, self.dims, lambda, &tr, ctx)?;
+                    let fit = run_fit(&cfg, device, threads, &tr, &[], ctx)?;
+                    let ev = evaluate(fit.full.view(), &te, ctx)?;
+                    scores.push(ev.cross_entropy);
+                    acc.push(ev.accuracy);
+                }
             }
-            let best = lambdas[mean
-                .iter()
-                .enumerate()
-                .min_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i)
-                .unwrap()];
-            let k = lambdas.len();
-            Ok(vmap! {
-                "lambdas" => Tensor::from_vec(lambdas, &[k])?,
-                "cross_entropy" => Tensor::from_vec(mean, &[k])?,
-                "sd" => Tensor::from_vec(sd, &[k])?,
-                "accuracy" => Tensor::from_vec(accs, &[k])?,
-                "best" => best,
-            })
+            let m = scores.iter().sum::<f64>() / scores.len() as f64;
+            let v = scores.iter().map(|s| (s - m).powi(2)).sum::<f64>()
+                / (scores.len() as f64 - 1.0).max(1.0);
+            ctx.info(&format!(
+                "spose::select_lambda: λ = {lambda}: validation cross-entropy {m:.5}"
+            ));
+            mean.push(m);
+            sd.push(v.sqrt());
+            accs.push(acc.iter().sum::<f64>() / acc.len() as f64);
         }
-        other => bail!("spose has no function '{other}'"),
+        let best = lambdas[mean
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .expect("at least one λ")];
+        let k = lambdas.len();
+        Ok(vmap! {
+            "lambdas" => Tensor::from_vec(lambdas, &[k])?,
+            "cross_entropy" => Tensor::from_vec(mean, &[k])?,
+            "sd" => Tensor::from_vec(sd, &[k])?,
+            "accuracy" => Tensor::from_vec(accs, &[k])?,
+            "best" => best,
+        })
     }
 }
 

@@ -27,6 +27,9 @@ use std::sync::atomic::{
     Ordering::{Acquire, Release},
 };
 
+/// An epoch's loss sums (Σ|x| and Σrelu(−x) terms) and each worker's per-step sums.
+type EpochSums = (f64, f64, Vec<(Vec<f64>, Vec<f64>)>);
+
 pub struct CpuEngine {
     n: usize,
     /// Columns allocated per row (the starting dims).
@@ -257,6 +260,8 @@ impl Rows {
     /// epoch's first step).
     ///
     /// SAFETY: the caller owns row `r` for the current phase.
+    // The hot kernel takes its row's state as separate slices, so it borrows no struct.
+    #[allow(clippy::too_many_arguments)]
     unsafe fn replay(
         &self,
         r: usize,
@@ -479,116 +484,113 @@ impl Engine for CpuEngine {
         // The rows to replay in the current phase, and the step to bring them to.
         let work: std::sync::Mutex<(Vec<u32>, u64)> = std::sync::Mutex::new((Vec::new(), 0));
         let (sched, zeros, work, phase_ref, done_ref) = (&sched, &zeros, &work, &phase, &done);
-        let results =
-            std::thread::scope(|scope| -> Result<(f64, f64, Vec<(Vec<f64>, Vec<f64>)>)> {
-                let mut handles = Vec::new();
-                for w in 1..team {
-                    handles.push(scope.spawn(move || {
-                        let (mut abs, mut neg) = (vec![0f64; nb], vec![0f64; nb]);
-                        let mut last = 0;
-                        loop {
-                            spin_until(|| phase_ref.load(Acquire) != last);
-                            last = phase_ref.load(Acquire);
-                            if last == EXIT {
-                                break;
-                            }
-                            let (list, to) = {
-                                let g = work.lock().expect("work list");
-                                (
-                                    g.0.iter()
-                                        .skip(w)
-                                        .step_by(team)
-                                        .copied()
-                                        .collect::<Vec<u32>>(),
-                                    g.1,
-                                )
-                            };
-                            for r in list {
-                                // SAFETY: row r is this worker's in this phase (rows are dealt round-robin).
-                                unsafe {
-                                    rows.replay(
-                                        r as usize, to, sched, avx2, zeros, &mut abs, &mut neg,
-                                    )
-                                };
-                            }
-                            done_ref.fetch_add(1, Release);
+        let results = std::thread::scope(|scope| -> Result<EpochSums> {
+            let mut handles = Vec::new();
+            for w in 1..team {
+                handles.push(scope.spawn(move || {
+                    let (mut abs, mut neg) = (vec![0f64; nb], vec![0f64; nb]);
+                    let mut last = 0;
+                    loop {
+                        spin_until(|| phase_ref.load(Acquire) != last);
+                        last = phase_ref.load(Acquire);
+                        if last == EXIT {
+                            break;
                         }
-                        (abs, neg)
-                    }));
-                }
-                let (mut abs, mut neg) = (vec![0f64; nb], vec![0f64; nb]);
-                let mut phase_no = 0u64;
-                // Run one replay phase over `list` to step `to`, this thread taking its share.
-                let mut replay_phase =
-                    |list: Vec<u32>, to: u64, abs: &mut Vec<f64>, neg: &mut Vec<f64>| {
-                        let mine: Vec<u32> = list.iter().step_by(team).copied().collect();
-                        if team > 1 {
-                            *work.lock().expect("work list") = (list, to);
-                            done_ref.store(0, Release);
-                            phase_no += 2;
-                            phase_ref.store(phase_no - 1, Release);
-                        }
-                        for r in mine {
-                            // SAFETY: row r is this thread's in this phase.
-                            unsafe { rows.replay(r as usize, to, sched, avx2, zeros, abs, neg) };
-                        }
-                        if team > 1 {
-                            spin_until(|| done_ref.load(Acquire) == team - 1);
-                        }
-                    };
-                let mut run = || -> Result<(f64, f64)> {
-                    let mut ce_sum = 0f64;
-                    let mut seen = vec![false; n];
-                    for (b, chunk) in triplets.chunks(batch).enumerate() {
-                        if b % 512 == 0 {
-                            ctx.check()?;
-                        }
-                        let mut list = Vec::with_capacity(3 * chunk.len());
-                        for t in chunk {
-                            for &r in t {
-                                if !seen[r as usize] {
-                                    seen[r as usize] = true;
-                                    list.push(r);
-                                }
-                            }
-                        }
-                        list.iter().for_each(|&r| seen[r as usize] = false);
-                        let to = base + b as u64;
-                        replay_phase(list.clone(), to, &mut abs, &mut neg);
-                        // Data phase: only this thread runs.
-                        // SAFETY: the team waits for the next phase; these rows are up to date.
-                        let (x, g) = unsafe {
+                        let (list, to) = {
+                            let g = work.lock().expect("work list");
                             (
-                                std::slice::from_raw_parts(rows.x, n * s),
-                                std::slice::from_raw_parts_mut(rows.g, n * s),
+                                g.0.iter()
+                                    .skip(w)
+                                    .step_by(team)
+                                    .copied()
+                                    .collect::<Vec<u32>>(),
+                                g.1,
                             )
                         };
-                        ce_sum += data_gradient_rows(x, g, s, live, chunk) / chunk.len() as f64;
-                        for &r in &list {
-                            // SAFETY: as above.
-                            unsafe { *rows.pending.add(r as usize) = true };
+                        for r in list {
+                            // SAFETY: row r is this worker's in this phase (rows are dealt round-robin).
+                            unsafe {
+                                rows.replay(r as usize, to, sched, avx2, zeros, &mut abs, &mut neg)
+                            };
+                        }
+                        done_ref.fetch_add(1, Release);
+                    }
+                    (abs, neg)
+                }));
+            }
+            let (mut abs, mut neg) = (vec![0f64; nb], vec![0f64; nb]);
+            let mut phase_no = 0u64;
+            // Run one replay phase over `list` to step `to`, this thread taking its share.
+            let mut replay_phase =
+                |list: Vec<u32>, to: u64, abs: &mut Vec<f64>, neg: &mut Vec<f64>| {
+                    let mine: Vec<u32> = list.iter().step_by(team).copied().collect();
+                    if team > 1 {
+                        *work.lock().expect("work list") = (list, to);
+                        done_ref.store(0, Release);
+                        phase_no += 2;
+                        phase_ref.store(phase_no - 1, Release);
+                    }
+                    for r in mine {
+                        // SAFETY: row r is this thread's in this phase.
+                        unsafe { rows.replay(r as usize, to, sched, avx2, zeros, abs, neg) };
+                    }
+                    if team > 1 {
+                        spin_until(|| done_ref.load(Acquire) == team - 1);
+                    }
+                };
+            let mut run = || -> Result<(f64, f64)> {
+                let mut ce_sum = 0f64;
+                let mut seen = vec![false; n];
+                for (b, chunk) in triplets.chunks(batch).enumerate() {
+                    if b % 512 == 0 {
+                        ctx.check()?;
+                    }
+                    let mut list = Vec::with_capacity(3 * chunk.len());
+                    for t in chunk {
+                        for &r in t {
+                            if !seen[r as usize] {
+                                seen[r as usize] = true;
+                                list.push(r);
+                            }
                         }
                     }
-                    // Bring every row to the epoch's last step.
-                    replay_phase(
-                        (0..n as u32).collect(),
-                        base + nb as u64,
-                        &mut abs,
-                        &mut neg,
-                    );
-                    Ok((ce_sum, 0.0))
-                };
-                let r = run();
-                phase.store(EXIT, Release);
-                let parts: Vec<(Vec<f64>, Vec<f64>)> = handles
-                    .into_iter()
-                    .map(|h| h.join().expect("worker"))
-                    .collect();
-                let (ce_sum, _) = r?;
-                let mut all = parts;
-                all.push((abs, neg));
-                Ok((ce_sum, 0.0, all))
-            });
+                    list.iter().for_each(|&r| seen[r as usize] = false);
+                    let to = base + b as u64;
+                    replay_phase(list.clone(), to, &mut abs, &mut neg);
+                    // Data phase: only this thread runs.
+                    // SAFETY: the team waits for the next phase; these rows are up to date.
+                    let (x, g) = unsafe {
+                        (
+                            std::slice::from_raw_parts(rows.x, n * s),
+                            std::slice::from_raw_parts_mut(rows.g, n * s),
+                        )
+                    };
+                    ce_sum += data_gradient_rows(x, g, s, live, chunk) / chunk.len() as f64;
+                    for &r in &list {
+                        // SAFETY: as above.
+                        unsafe { *rows.pending.add(r as usize) = true };
+                    }
+                }
+                // Bring every row to the epoch's last step.
+                replay_phase(
+                    (0..n as u32).collect(),
+                    base + nb as u64,
+                    &mut abs,
+                    &mut neg,
+                );
+                Ok((ce_sum, 0.0))
+            };
+            let r = run();
+            phase.store(EXIT, Release);
+            let parts: Vec<(Vec<f64>, Vec<f64>)> = handles
+                .into_iter()
+                .map(|h| h.join().expect("worker"))
+                .collect();
+            let (ce_sum, _) = r?;
+            let mut all = parts;
+            all.push((abs, neg));
+            Ok((ce_sum, 0.0, all))
+        });
         let (ce_sum, _, parts) = results?;
         self.step = base + nb as u64;
         let l1 = self.cfg.lambda / n as f64;

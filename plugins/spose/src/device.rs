@@ -147,7 +147,7 @@ impl Engine for DeviceEngine {
         let mut batches = 0usize;
         let mut lo = 0;
         while lo < triplets.len() {
-            if batches % 256 == 0 {
+            if batches.is_multiple_of(256) {
                 ctx.check()?;
             }
             let hi = (lo + batch).min(triplets.len());

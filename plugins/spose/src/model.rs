@@ -2,7 +2,7 @@
 //! initialisation, pruning, held-out evaluation and the model's predicted similarity.
 use emoscope_sdk::ctx::Rng;
 use emoscope_sdk::triplets::Triplet;
-use emoscope_sdk::{ensure, Ctx, Result};
+use emoscope_sdk::{ensure, vmap, Ctx, Result, Tensor, Value};
 use ndarray::{Array2, ArrayView2};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
@@ -208,5 +208,74 @@ mod tests {
         assert_eq!(m[[2, 2]], 1.0);
         let sub = predict_rsm(x.view(), &[1, 0], &Ctx::detached()).unwrap();
         assert!((sub[[0, 1]] - p01).abs() < 1e-12);
+    }
+}
+
+/// Held-out performance: accuracy (the most similar pair by dot product is the observed one; ties count as wrong) and mean cross-entropy, each with a 95% interval.
+#[derive(emoscope_sdk::Options, emoscope_sdk::Step)]
+#[step(
+    name = "evaluate",
+    param(X: Tensor = "items × dims embedding"),
+    param(triplets: Tensor = "N × 3 judged held-out triplets"),
+    returns = "#{accuracy, accuracy_ci, cross_entropy, cross_entropy_ci, n}",
+    section = "Methods: SPoSE embedding (held-out accuracy)",
+    example = "let ev = spose::evaluate(fit.embedding, parts.test);"
+)]
+pub struct Evaluate {}
+
+impl emoscope_sdk::step::Step for Evaluate {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let x = crate::embedding(&args[0], "X")?;
+        let t = crate::rows(&args[1], "triplets", Some(x.nrows()))?;
+        let e = evaluate(x.view(), &t, ctx)?;
+        Ok(vmap! {
+            "accuracy" => e.accuracy,
+            "accuracy_ci" => Tensor::from_vec(e.accuracy_ci.to_vec(), &[2])?,
+            "cross_entropy" => e.cross_entropy,
+            "cross_entropy_ci" => Tensor::from_vec(e.cross_entropy_ci.to_vec(), &[2])?,
+            "n" => e.n,
+        })
+    }
+}
+
+/// The model's choice-probability similarity: for each pair of items, the probability that they are kept together, averaged over every other item of the set as the third.
+#[derive(emoscope_sdk::Options, emoscope_sdk::Step)]
+#[step(
+    name = "predict_rsm",
+    param(X: Tensor = "items × dims embedding"),
+    returns = "k × k f64 tensor, 1 on the diagonal",
+    section = "Methods: human–model consistency (predicted RSM)",
+    example = "let P = spose::predict_rsm(fit.embedding, #{items: protos.indices});"
+)]
+pub struct PredictRsm {
+    /// restrict the rows and columns to these items (the third items still range over all); e.g. the validation prototypes
+    #[opt(doc_default = "all items")]
+    pub items: Option<Tensor>,
+}
+
+impl emoscope_sdk::step::Step for PredictRsm {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let x = crate::embedding(&args[0], "X")?;
+        let items: Vec<usize> = match &self.items {
+            Some(t) => t
+                .to_i64()?
+                .iter()
+                .map(|&i| {
+                    ensure!(
+                        i >= 0 && (i as usize) < x.nrows(),
+                        "items: {i} is out of range for {} items",
+                        x.nrows()
+                    );
+                    Ok(i as usize)
+                })
+                .collect::<Result<_>>()?,
+            None => (0..x.nrows()).collect(),
+        };
+        ensure!(x.nrows() >= 3, "predict_rsm needs at least 3 items");
+        Ok(Value::Tensor(Tensor::from_array(predict_rsm(
+            x.view(),
+            &items,
+            ctx,
+        )?)))
     }
 }

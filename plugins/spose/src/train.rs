@@ -7,14 +7,16 @@ use emoscope_sdk::{bail, ensure, Ctx, Map, Result, Tensor, Value};
 use ndarray::Array2;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How X stays non-negative. `project`, emoscope's default, keeps it exactly non-negative with
+/// exact zeros.
+#[derive(emoscope_sdk::Choice, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Positivity {
-    /// Clamp X at 0 after every step (emoscope's default: exactly non-negative, exact zeros).
+    /// clamp X at 0 after each step
     Project,
-    /// The reference's soft penalty 0.01 · Σ relu(−X).
+    /// the reference's 0.01·Σrelu(−X)
     Penalty,
 }
 
@@ -116,7 +118,12 @@ pub fn should_stop(losses: &[f64], window: usize) -> bool {
     let y = &losses[losses.len() - window..];
     let x: Vec<f64> = (0..window).map(|i| i as f64).collect();
     let line = emoscope_sdk::stats::linregress(&x, y);
-    line.slope > 0.0 || !(line.p <= 0.1)
+    // A NaN p (a flat window) counts as no longer falling, as in the reference.
+    line.slope > 0.0
+        || !matches!(
+            line.p.partial_cmp(&0.1),
+            Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+        )
 }
 
 fn to_matrix(w: &[f32], n: usize, d: usize) -> Array2<f64> {
@@ -158,7 +165,7 @@ fn f32_tensor(v: Vec<f32>, n: usize, d: usize) -> Value {
 }
 
 fn save_checkpoint(
-    path: &PathBuf,
+    path: &Path,
     fp: &str,
     cfg: &FitConfig,
     engine: &dyn Engine,
@@ -186,7 +193,7 @@ fn save_checkpoint(
     emoscope_sdk::io::npy::write_npz(&map, path)
 }
 
-fn load_checkpoint(path: &PathBuf, fp: &str, cfg: &FitConfig) -> Result<Checkpoint> {
+fn load_checkpoint(path: &Path, fp: &str, cfg: &FitConfig) -> Result<Checkpoint> {
     let m = emoscope_sdk::io::npy::read_npz(path)?;
     let get = |k: &str| -> Result<Tensor> {
         m.get(k)
@@ -239,13 +246,17 @@ fn load_checkpoint(path: &PathBuf, fp: &str, cfg: &FitConfig) -> Result<Checkpoi
     })
 }
 
+/// Builds an engine from the initial weights, or from a checkpoint's weights, Adam moments and step.
+pub type MakeEngine<'a> =
+    dyn Fn(Vec<f32>, Option<(Vec<f32>, Vec<f32>, u64)>) -> Result<Box<dyn Engine>> + 'a;
+
 /// Train. `make_engine(initial weights, restored state)` builds the engine.
 pub fn fit(
     cfg: &FitConfig,
     train: &[Triplet],
     test: &[Triplet],
     ctx: &Ctx,
-    make_engine: &dyn Fn(Vec<f32>, Option<(Vec<f32>, Vec<f32>, u64)>) -> Result<Box<dyn Engine>>,
+    make_engine: &MakeEngine<'_>,
 ) -> Result<Fit> {
     let started = Instant::now();
     let fp = fingerprint(cfg, train);

@@ -384,10 +384,7 @@ fn choice_impl(input: &DeriveInput) -> syn::Result<Tokens> {
     let mut arms = Vec::new();
     for v in &e.variants {
         if !matches!(v.fields, Fields::Unit) {
-            return Err(Error::new(
-                v.span(),
-                "a choice is a variant without fields",
-            ));
+            return Err(Error::new(v.span(), "a choice is a variant without fields"));
         }
         let mut script = snake(&v.ident.to_string());
         for a in v.attrs.iter().filter(|a| a.path().is_ident("choice")) {

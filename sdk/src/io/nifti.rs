@@ -126,9 +126,11 @@ pub fn write_nifti(data: &Tensor, affine: &Array2<f64>, path: &Path) -> Result<(
         "the affine must be 4 × 4, got {:?}",
         affine.dim()
     );
-    let mut h = NiftiHeader::default();
-    h.sform_code = 1;
-    h.qform_code = 0;
+    let mut h = NiftiHeader {
+        sform_code: 1,
+        qform_code: 0,
+        ..NiftiHeader::default()
+    };
     h.srow_x = [
         affine[[0, 0]] as f32,
         affine[[0, 1]] as f32,

@@ -229,7 +229,7 @@ mod tests {
         let mut b = b"\x93NUMPY\x01\x00".to_vec();
         let header = "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 2), }";
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');

@@ -375,6 +375,8 @@ impl Tensor {
         if let Storage::Torch(t) = &self.storage {
             return torch::astype(&t.get(), dtype);
         }
+        // One arm without `torch`, two with it.
+        #[allow(clippy::infallible_destructuring_match)]
         let d = match &self.storage {
             Storage::Cpu(d) => d,
             #[cfg(feature = "torch")]

@@ -360,8 +360,7 @@ impl Tensor {
         let ax = Axis(axis.unwrap_or(0));
         let reduced = |f: &dyn Fn(ndarray::ArrayView1<f64>) -> f64| -> ArrayD<f64> {
             let a = flat(&f64::cast_from(&data));
-            let r = a.map_axis(ax, |lane| f(lane));
-            r
+            a.map_axis(ax, f)
         };
         let out = match op {
             Reduce::Sum if dt == DType::I64 || dt == DType::U8 || dt == DType::Bool => {
