@@ -86,11 +86,11 @@ fn main() {
         ));
     }
     md.push_str("\n## Dimensions: mean and standard deviation across videos\n\n| dimension | real mean | synthetic mean | real sd | synthetic sd |\n|---|---|---|---|---|\n");
-    for d in 0..14 {
+    for (d, name) in DIMENSION_NAMES.iter().enumerate() {
         let (cr_, cs_) = (real.dimensions.column(d), syn.dimensions.column(d));
         md.push_str(&format!(
             "| {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
-            DIMENSION_NAMES[d],
+            name,
             cr_.mean().unwrap(),
             cs_.mean().unwrap(),
             cr_.std(0.0),

@@ -1,6 +1,7 @@
 //! Benchmarks of the tensor kernels, each against a peer run side by side in the same process:
 //! - matmul: faer (emoscope's kernel) vs ndarray's matrixmultiply `dot`;
 //! - Pearson RSM: emoscope's normalise-then-GEMM vs the direct pairwise loop.
+//!
 //! Reports ratios (peer time / emoscope time): timings drift on shared machines, ratios hold.
 //! Run: `cargo bench -p emoscope --bench tensor_ops`
 use emoscope_sdk::linalg::{matmul, similarity_matrix, Similarity};

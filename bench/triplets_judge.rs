@@ -5,6 +5,7 @@
 //!   shuffle;
 //! - judge: `judge::from_features(cosine, max_pair)` on the 2180×34 category ratings vs
 //!   row-normalise, `Xn @ Xn.T`, fancy-index gather, argmax, reorder.
+//!
 //! emoscope is timed on rayon's global pool and on a 1-thread pool; NumPy runs single-threaded
 //! (`OPENBLAS_NUM_THREADS=1`). NumPy judges emoscope's own sample, checks its invariants and
 //! reports the fraction of rows on which the two judgements agree.

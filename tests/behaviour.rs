@@ -139,7 +139,7 @@ fn bad_triplet_files_name_the_line() {
     expect_error(
         dir.path(),
         "judge::from_features(tensor::rand([10, 4]), triplets::random(10, 5), #{rule: \"closest\"});",
-        &["unknown rule 'closest': expected max_pair or mean_distance"],
+        &["option 'rule': 'closest' is not one of max_pair", "mean_distance"],
     );
     // A failed save leaves no file under the final name.
     expect_error(

@@ -239,7 +239,7 @@ fn plugins_lists_every_namespace() {
     let o = bin().arg("plugins").output().unwrap();
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
-    for needle in ["rsa", "builtin", "tensor", "host", "io"] {
+    for needle in ["rsa", "builtin", "tensor", "io", "plot"] {
         assert!(s.contains(needle), "{s}");
     }
 }

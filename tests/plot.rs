@@ -564,7 +564,7 @@ fn bad_input_names_the_argument_and_writes_nothing() {
         ),
         (
             r#"plot::brain([1.0], #{coords: [[0, 0, 0]]}, out + "/f", #{axis: "w"});"#,
-            &["option axis must be \"x\", \"y\" or \"z\""],
+            &["option 'axis': 'w' is not one of x (sagittal), y (coronal), z (axial)"],
         ),
         (
             r#"plot::brain([1.0], #{data: [[1.0]]}, out + "/f");"#,

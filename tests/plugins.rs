@@ -432,7 +432,10 @@ fn bad_components_and_other_interface_versions_are_refused() {
 /// A loopback OpenAI-compatible server: `/embeddings` answers each text (numbers separated by
 /// spaces) with those numbers, `/chat/completions` echoes the last message. It records the
 /// model each request named.
-fn loopback_server() -> (String, std::sync::Arc<Mutex<Vec<(String, String)>>>) {
+/// The requests a loopback server received: (path, body).
+type Received = std::sync::Arc<Mutex<Vec<(String, String)>>>;
+
+fn loopback_server() -> (String, Received) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());

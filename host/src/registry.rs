@@ -8,8 +8,6 @@ use std::sync::Arc;
 /// Where a plugin came from, as `emoscope plugins` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
-    /// A namespace the host itself provides (`tensor::`, `io::`).
-    Host,
     /// A crate under `plugins/`, compiled in.
     Builtin,
     /// A WASM component from a plugin folder.
@@ -21,7 +19,6 @@ pub enum Origin {
 impl Origin {
     pub fn name(&self) -> &'static str {
         match self {
-            Origin::Host => "host",
             Origin::Builtin => "builtin",
             Origin::Wasm => "wasm",
             Origin::Native => "native",
@@ -53,7 +50,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The host namespaces plus every builtin plugin.
+    /// Every builtin plugin (the crates under `plugins/`).
     pub fn with_builtins() -> Self {
         let mut r = Registry::default();
         r.add(Arc::new(emoscope_tensor::plugin()), Origin::Builtin);

@@ -138,10 +138,9 @@ impl HostServices for Services {
     fn input_file(&self, path: &Path) {
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let mut p = self.provenance.lock().unwrap();
-        if !p.inputs.contains_key(&key) {
-            let sha = sha256_file(path).unwrap_or_else(|e| format!("unreadable: {e}"));
-            p.inputs.insert(key, sha);
-        }
+        p.inputs
+            .entry(key)
+            .or_insert_with(|| sha256_file(path).unwrap_or_else(|e| format!("unreadable: {e}")));
     }
 
     fn output_file(&self, path: &Path) {

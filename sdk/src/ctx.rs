@@ -22,15 +22,19 @@ pub const RNG_ALGORITHM: &str = "ChaCha8 (rand_chacha 0.10)";
 pub struct CancelToken(Arc<AtomicBool>);
 
 impl CancelToken {
+    /// A token that is not cancelled.
     pub fn new() -> Self {
         Self::default()
     }
+    /// Ask every loop that checks this token to stop.
     pub fn cancel(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
+    /// Clear a cancellation, so the next command of a REPL session runs.
     pub fn reset(&self) {
         self.0.store(false, Ordering::SeqCst);
     }
+    /// Whether cancellation was asked for.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
@@ -45,21 +49,29 @@ impl CancelToken {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How important a log message is.
 pub enum Level {
+    /// Only in the log file.
     Debug,
+    /// Shown unless quiet.
     Info,
+    /// Shown always, marked as a warning.
     Warn,
 }
 
 /// One progress bar. Dropping it finishes it.
 pub trait Progress: Send + Sync {
+    /// Advance by `n` units of work.
     fn inc(&self, n: u64);
+    /// Show what is being worked on.
     fn set_message(&self, _msg: &str) {}
 }
 
 /// The services a host provides; a test can use [`NullHost`].
 pub trait HostServices: Send + Sync {
+    /// Write a message to the log (and the terminal, by level).
     fn log(&self, level: Level, msg: &str);
+    /// A progress bar of `total` units, labelled.
     fn progress(&self, label: &str, total: u64) -> Box<dyn Progress>;
     /// Record a file the step read (its sha256 goes into `run.json`).
     fn input_file(&self, _path: &Path) {}
@@ -89,6 +101,7 @@ impl HostServices for NullHost {
 /// The context of one call.
 #[derive(Clone)]
 pub struct Ctx {
+    /// Ctrl-C: long loops check it.
     pub cancel: CancelToken,
     /// The run's seed (`--seed`), used when a step is not given its own.
     pub seed: u64,
@@ -109,6 +122,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// A context over a host's services.
     pub fn new(
         host: Arc<dyn HostServices>,
         cancel: CancelToken,
@@ -153,28 +167,35 @@ impl Ctx {
         Rng::seed_from_u64(seed.unwrap_or(self.seed))
     }
 
+    /// `Err(Error::Cancelled)` once the run is cancelled.
     pub fn check(&self) -> Result<()> {
         self.cancel.check()
     }
 
+    /// Log at info level.
     pub fn info(&self, msg: &str) {
         self.host.log(Level::Info, msg);
     }
+    /// Log a warning.
     pub fn warn(&self, msg: &str) {
         self.host.log(Level::Warn, msg);
     }
+    /// Log at debug level (the log file only).
     pub fn debug(&self, msg: &str) {
         self.host.log(Level::Debug, msg);
     }
 
+    /// A progress bar of `total` units.
     pub fn progress(&self, label: &str, total: u64) -> Box<dyn Progress> {
         self.host.progress(label, total)
     }
 
+    /// Record a file the step read (its sha256 goes into `run.json`).
     pub fn input_file(&self, path: &Path) {
         self.host.input_file(path)
     }
 
+    /// Record a file the step wrote (listed in `run.json`).
     pub fn output_file(&self, path: &Path) {
         self.host.output_file(path)
     }

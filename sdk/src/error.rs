@@ -6,6 +6,7 @@
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
+/// What a step can fail with.
 pub enum Error {
     /// The run was cancelled (Ctrl-C) through the `CancelToken`.
     Cancelled,
@@ -13,12 +14,15 @@ pub enum Error {
     Msg(String),
 }
 
+/// The sdk's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An error with a message.
     pub fn msg(m: impl Into<String>) -> Self {
         Error::Msg(m.into())
     }
+    /// Whether the error is a cancellation (Ctrl-C), not a failure.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Error::Cancelled)
     }
@@ -56,7 +60,9 @@ impl From<serde_json::Error> for Error {
 
 /// Attach context to any fallible result.
 pub trait ResultExt<T> {
+    /// Prefix the error with what was being done.
     fn context(self, ctx: impl fmt::Display) -> Result<T>;
+    /// Prefix the error with what was being done, computed only on error.
     fn with_context<C: fmt::Display>(self, f: impl FnOnce() -> C) -> Result<T>;
 }
 

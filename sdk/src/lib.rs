@@ -6,6 +6,8 @@
 //! - [`Ctx`]: progress, cancellation, seeded RNG, device, output directory, logging;
 //! - [`io`]: npy/npz, CSV/TSV, JSON/JSONL and the study's ratings and captions readers;
 //! - [`stats`], [`linalg`]: the numeric kernels steps share.
+#![warn(missing_docs)]
+
 pub mod ctx;
 pub mod error;
 pub mod fmri;

@@ -24,6 +24,7 @@ pub fn from_value<T: DeserializeOwned>(v: &Value) -> Result<T> {
 }
 
 #[derive(Debug)]
+/// An error reading a Value into a typed struct.
 pub struct DeError(String);
 
 impl fmt::Display for DeError {
@@ -48,6 +49,7 @@ thread_local! {
     static PARKED: RefCell<Option<Value>> = const { RefCell::new(None) };
 }
 
+/// A serde Deserializer over a Value.
 pub struct ValueDe(pub Value);
 
 impl<'de> IntoDeserializer<'de, DeError> for ValueDe {

@@ -11,21 +11,28 @@ use crate::value::{Map, Value};
 /// Argument and option types, as scripts see them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ty {
+    /// Anything.
     Any,
+    /// `true` or `false`.
     Bool,
+    /// An integer.
     Int,
     /// A number: ints are accepted and widened.
     Float,
+    /// A string.
     Str,
     /// A tensor; nested lists of numbers are accepted and converted.
     Tensor,
+    /// A list.
     List,
+    /// A map.
     Map,
     /// A host object handle (model, dataset).
     Object,
 }
 
 impl Ty {
+    /// The name shown in docs and errors.
     pub fn name(self) -> &'static str {
         match self {
             Ty::Any => "any",
@@ -60,8 +67,11 @@ impl Ty {
 /// One positional parameter.
 #[derive(Clone, Debug)]
 pub struct ParamSpec {
+    /// The name shown in the signature.
     pub name: String,
+    /// Its type.
     pub ty: Ty,
+    /// What it is.
     pub doc: String,
     /// Optional trailing parameters may be left out.
     pub optional: bool,
@@ -70,10 +80,13 @@ pub struct ParamSpec {
 /// One key of the options map.
 #[derive(Clone, Debug)]
 pub struct OptSpec {
+    /// The key.
     pub name: String,
+    /// Its type.
     pub ty: Ty,
     /// The default as a script literal (`"0.001"`, `"\"cpu\""`, `"none"`).
     pub default: String,
+    /// What it does.
     pub doc: String,
     /// The valid values of a choice-valued option, each with what it does (empty otherwise).
     pub choices: Vec<(String, String)>,
@@ -82,10 +95,15 @@ pub struct OptSpec {
 /// Documentation and signature of one function.
 #[derive(Clone, Debug, Default)]
 pub struct FnSpec {
+    /// The name in its namespace.
     pub name: String,
+    /// What it does.
     pub summary: String,
+    /// Positional parameters, in order.
     pub params: Vec<ParamSpec>,
+    /// Keys of the options map.
     pub options: Vec<OptSpec>,
+    /// What it returns.
     pub returns: String,
     /// The part of the study (paper section) this function implements.
     pub section: String,
@@ -94,6 +112,7 @@ pub struct FnSpec {
 }
 
 impl FnSpec {
+    /// A spec to be filled in by the builder methods (WASM guests and native plugins build specs this way; builtin steps derive theirs).
     pub fn new(name: &str, summary: &str) -> Self {
         FnSpec {
             name: name.into(),
@@ -101,6 +120,7 @@ impl FnSpec {
             ..Default::default()
         }
     }
+    /// Add a positional parameter.
     pub fn param(mut self, name: &str, ty: Ty, doc: &str) -> Self {
         self.params.push(ParamSpec {
             name: name.into(),
@@ -110,6 +130,7 @@ impl FnSpec {
         });
         self
     }
+    /// Add a positional parameter that may be left out.
     pub fn optional_param(mut self, name: &str, ty: Ty, doc: &str) -> Self {
         self.params.push(ParamSpec {
             name: name.into(),
@@ -119,6 +140,7 @@ impl FnSpec {
         });
         self
     }
+    /// Add an option, its default written as a script literal.
     pub fn opt(mut self, name: &str, ty: Ty, default: &str, doc: &str) -> Self {
         self.options.push(OptSpec {
             name: name.into(),
@@ -129,19 +151,23 @@ impl FnSpec {
         });
         self
     }
+    /// Say what it returns.
     pub fn returns(mut self, doc: &str) -> Self {
         self.returns = doc.into();
         self
     }
+    /// Say which part of the study it implements.
     pub fn section(mut self, s: &str) -> Self {
         self.section = s.into();
         self
     }
+    /// Give a script example.
     pub fn example(mut self, s: &str) -> Self {
         self.example = s.into();
         self
     }
 
+    /// How many positional parameters must be given.
     pub fn required_params(&self) -> usize {
         self.params.iter().filter(|p| !p.optional).count()
     }
@@ -194,8 +220,18 @@ impl FnSpec {
         if !self.options.is_empty() {
             s.push_str("\n| option | type | default | |\n|---|---|---|---|\n");
             for o in &self.options {
+                let choices = if o.choices.is_empty() {
+                    String::new()
+                } else {
+                    let each: Vec<String> = o
+                        .choices
+                        .iter()
+                        .map(|(n, d)| format!("`\"{n}\"` ({d})"))
+                        .collect();
+                    format!("; one of {}", each.join(", "))
+                };
                 s.push_str(&format!(
-                    "| `{}` | {} | `{}` | {} |\n",
+                    "| `{}` | {} | `{}` | {}{choices} |\n",
                     o.name,
                     o.ty.name(),
                     o.default,
@@ -219,13 +255,18 @@ impl FnSpec {
 /// What a plugin says about itself.
 #[derive(Clone, Debug)]
 pub struct PluginInfo {
+    /// The namespace.
     pub name: String,
+    /// The plugin's version.
     pub version: String,
+    /// One line on what it is for.
     pub description: String,
+    /// Its functions, in documentation order.
     pub functions: Vec<FnSpec>,
 }
 
 impl PluginInfo {
+    /// The function named `name`.
     pub fn function(&self, name: &str) -> Option<&FnSpec> {
         self.functions.iter().find(|f| f.name == name)
     }
@@ -233,6 +274,7 @@ impl PluginInfo {
 
 /// An analysis step. Builtin plugins are plain crates exposing `pub fn plugin() -> impl Plugin`.
 pub trait Plugin: Send + Sync {
+    /// The plugin's name, version and functions.
     fn info(&self) -> PluginInfo;
     /// Call `function` with positional `args` (already checked against the FnSpec by the host)
     /// and the options map (which the plugin parses with [`crate::options::parse`]).

@@ -4,15 +4,19 @@
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Part `k` of `n` (1-based) of a job split for a job array.
 pub struct Shard {
     /// 1-based index.
     pub k: usize,
+    /// How many parts.
     pub n: usize,
 }
 
 impl Shard {
+    /// The whole job.
     pub const WHOLE: Shard = Shard { k: 1, n: 1 };
 
+    /// Parse `"K/N"`.
     pub fn parse(s: &str) -> Result<Shard> {
         let bad = || {
             Error::msg(format!(

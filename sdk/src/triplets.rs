@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::tensor::Tensor;
 use crate::{bail, ensure};
 
+/// One triplet of item indices, SPoSE order: the kept pair, then the odd one out.
 pub type Triplet = [u32; 3];
 
 /// Check and convert an N×3 integer tensor. `what` names it in errors; with `n_items`, every

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+/// An options map, or a script map: ordered by key.
 pub type Map = BTreeMap<String, Value>;
 
 /// A host object that cannot be copied into a Value (a loaded model, an open dataset).
@@ -18,6 +19,7 @@ pub trait HostObject: Any + Send + Sync {
     fn describe(&self) -> String {
         format!("<{}>", self.type_name())
     }
+    /// For downcasting.
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -26,12 +28,15 @@ pub trait HostObject: Any + Send + Sync {
 pub struct Object(pub Arc<dyn HostObject>);
 
 impl Object {
+    /// Wrap a host object.
     pub fn new(o: impl HostObject) -> Self {
         Object(Arc::new(o))
     }
+    /// The object as `T`, when it is one.
     pub fn downcast<T: HostObject>(&self) -> Option<&T> {
         self.0.as_any().downcast_ref::<T>()
     }
+    /// The type name scripts see.
     pub fn type_name(&self) -> &str {
         self.0.type_name()
     }
@@ -44,16 +49,26 @@ impl fmt::Debug for Object {
 }
 
 #[derive(Clone, Debug, Default)]
+/// What crosses between scripts, the host and plugins.
 pub enum Value {
     #[default]
+    /// Nothing (Rhai's `()`).
     Null,
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A float.
     Float(f64),
+    /// A string.
     Str(String),
+    /// A tensor handle.
     Tensor(Tensor),
+    /// A list.
     List(Vec<Value>),
+    /// A map.
     Map(Map),
+    /// A host object (model, dataset).
     Object(Object),
 }
 
@@ -73,6 +88,7 @@ impl Value {
         }
     }
 
+    /// The tensor, when it is one.
     pub fn as_tensor(&self) -> Option<&Tensor> {
         match self {
             Value::Tensor(t) => Some(t),
@@ -91,6 +107,7 @@ impl Value {
         }
     }
 
+    /// The number (ints widened), when it is one.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(i) => Some(*i as f64),
@@ -100,6 +117,7 @@ impl Value {
         }
     }
 
+    /// The integer, when it is one.
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
@@ -108,6 +126,7 @@ impl Value {
         }
     }
 
+    /// The string, when it is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -115,6 +134,7 @@ impl Value {
         }
     }
 
+    /// The map, when it is one.
     pub fn as_map(&self) -> Option<&Map> {
         match self {
             Value::Map(m) => Some(m),
@@ -122,6 +142,7 @@ impl Value {
         }
     }
 
+    /// The list, when it is one.
     pub fn as_list(&self) -> Option<&[Value]> {
         match self {
             Value::List(l) => Some(l),
@@ -168,6 +189,7 @@ impl Value {
         })
     }
 
+    /// A Value from JSON (numbers without a fraction become ints).
     pub fn from_json(j: &serde_json::Value) -> Value {
         use serde_json::Value as J;
         match j {

@@ -1,12 +1,14 @@
 //! The component graph: components (columns of X) joined when their stimulus weights correlate,
-//! Louvain communities, modularity and PageRank.
+//! Louvain communities, modularity and PageRank; the `affect::graph` step.
 //!
 //! Why hand-written: there is no maintained Rust Louvain crate, and petgraph's `page_rank` is
 //! unweighted. Both are short, and writing them after networkx's own code
 //! (`networkx.community.louvain_communities`, `networkx.pagerank`) lets the benchmark check them
 //! against networkx on the same weighted graph.
+use crate::script::{check_names, ensure_finite, floats, ints, positional, strs, x_matrix};
 use emoscope_sdk::ctx::Rng;
-use emoscope_sdk::{bail, Result};
+use emoscope_sdk::step::{self, StepSpec};
+use emoscope_sdk::{bail, ensure, vmap, Choice, Ctx, Options, Result, Step, Tensor, Value};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
@@ -296,9 +298,11 @@ pub const PAGERANK_MAX_ITER: usize = 100;
 
 /// Which edges bind communities: only positive correlations (components that rise together),
 /// or every edge by |r|.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Choice, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommunityWeights {
+    /// the positive edges only (r > threshold): components that rise together
     Positive,
+    /// every edge, by |r|
     Abs,
 }
 
@@ -360,4 +364,92 @@ pub fn component_graph(
         modularity,
         pagerank,
     })
+}
+
+/// The graph of components (columns of X): two components are joined when |Pearson r| of their
+/// stimulus weights (over rows) exceeds `threshold`; the edge carries r. Components without an edge
+/// are removed and counted. Louvain communities (networkx's algorithm: local moving with the node
+/// order shuffled by the seed, then aggregation, until a level adds ≤ 1e-7 modularity) (modularity
+/// is ill-defined with negative weights, so by default communities form on the positive edges only,
+/// components that rise together; communities: "abs" binds by |r|) and PageRank (damping 0.85,
+/// tolerance 1e-6 per node, at most 100 iterations, networkx's power iteration, weighted by |r|);
+/// `modularity` is Newman's, at `resolution`, on the community weights.
+#[derive(Options, Step)]
+#[step(
+    name = "graph",
+    param(X: Tensor = "stimuli × components (the embedding)"),
+    returns = "#{nodes: [int] (component indices kept, 0-based, ascending), names: [string] aligned with nodes, isolated: int, isolated_nodes: [int], edges: #{source: [int], target: [int], weight: [float r]} (component indices, source < target), communities: [int] aligned with nodes (0-based, numbered by first appearance), n_communities, modularity, pagerank: [float] aligned with nodes (sums to 1), r (components × components f64), threshold, seed}",
+    section = "Results: how the dimensions relate (the component graph, its communities and central components)",
+    example = "let G = affect::graph(X, #{threshold: 0.2, seed: 0});\nprint(`${G.n_communities} communities, modularity ${G.modularity}, ${G.isolated} isolated`);",
+)]
+pub struct Graph {
+    /// edge when |r| > threshold; in [0, 1)
+    #[opt(default = 0.2)]
+    pub threshold: f64,
+    /// seed of Louvain's node order (ChaCha8)
+    #[opt(doc_default = "run seed")]
+    pub seed: Option<u64>,
+    /// Louvain / modularity resolution γ (> 1: smaller communities)
+    #[opt(default = 1.0)]
+    pub resolution: f64,
+    /// one name per component (default "1".."d")
+    pub names: Option<Vec<String>>,
+    /// edges Louvain and modularity use: "positive" (r > threshold) or "abs" (every edge, by |r|)
+    #[opt(default = CommunityWeights::Positive)]
+    pub communities: CommunityWeights,
+}
+
+impl step::Step for Graph {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let [x] = positional(args, Self::NAME, ["X"])?;
+        let x = x_matrix(x)?;
+        ensure!(
+            self.threshold.is_finite() && (0.0..1.0).contains(&self.threshold),
+            "threshold must be in [0, 1) (an edge needs |r| above it), got {}",
+            self.threshold
+        );
+        ensure!(
+            self.resolution.is_finite() && self.resolution > 0.0,
+            "resolution must be a number > 0, got {}",
+            self.resolution
+        );
+        ensure!(
+            x.nrows() >= 3,
+            "need at least 3 stimuli (rows of X) to correlate components, got {}",
+            x.nrows()
+        );
+        check_names(&self.names, x.ncols(), "components (columns)", "component")?;
+        ensure_finite(x.view(), "X")?;
+        let seed = self.seed.unwrap_or(ctx.seed);
+        let g = component_graph(
+            x.view(),
+            self.threshold,
+            self.resolution,
+            seed,
+            self.communities,
+        )?;
+        let all_names: Vec<String> = match &self.names {
+            Some(n) => n.clone(),
+            None => (1..=x.ncols()).map(|i| i.to_string()).collect(),
+        };
+        let names: Vec<String> = g.nodes.iter().map(|&c| all_names[c].clone()).collect();
+        let n_communities = g.communities.iter().copied().max().map_or(0, |c| c + 1);
+        let source: Vec<usize> = g.edges.iter().map(|e| e.0).collect();
+        let target: Vec<usize> = g.edges.iter().map(|e| e.1).collect();
+        let weight: Vec<f64> = g.edges.iter().map(|e| e.2).collect();
+        Ok(vmap! {
+            "nodes" => ints(&g.nodes),
+            "names" => strs(&names),
+            "isolated" => g.isolated.len(),
+            "isolated_nodes" => ints(&g.isolated),
+            "edges" => vmap! {"source" => ints(&source), "target" => ints(&target), "weight" => floats(&weight)},
+            "communities" => ints(&g.communities),
+            "n_communities" => n_communities,
+            "modularity" => g.modularity,
+            "pagerank" => floats(&g.pagerank),
+            "r" => Tensor::from_array(g.r),
+            "threshold" => self.threshold,
+            "seed" => seed as i64,
+        })
+    }
 }

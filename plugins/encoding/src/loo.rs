@@ -7,12 +7,15 @@
 //! for any such penalised least-squares fit the leave-one-out residual is e_i / (1 − h_ii)
 //! exactly. Each voxel's alpha is the one with the smallest leave-one-out MSE over the grid
 //! (ties to the larger alpha, as in `ridge_cv`), unless fixed alphas are given.
+use crate::inputs::{alpha_grid, check_alphas, check_data};
 use crate::ridge::{Basis, BATCH};
 use emoscope_sdk::linalg::matmul;
-use emoscope_sdk::{ensure, Ctx, Result};
+use emoscope_sdk::step::Step;
+use emoscope_sdk::{ensure, Ctx, Options, Result, Tensor, Value};
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
+/// How each voxel's alpha is set.
 pub enum Alphas {
     /// Choose per voxel from this grid.
     Grid(Vec<f64>),
@@ -20,6 +23,7 @@ pub enum Alphas {
     PerVoxel(Vec<f64>),
 }
 
+/// The accuracies, and the alphas behind them.
 pub struct Output {
     /// Per stimulus: Pearson r across voxels of its predicted and measured pattern.
     pub accuracy: Array1<f64>,
@@ -62,10 +66,10 @@ fn batch(
     };
     // Copy the residuals of the voxels flagged in `take` into `e`.
     let keep = |e: &mut Array2<f64>, fitted: &Array2<f64>, inv: &[f64], take: &[bool]| {
-        for i in 0..n {
+        for (i, &w) in inv.iter().enumerate() {
             let (yr, fr, mut er) = (yc.row(i), fitted.row(i), e.row_mut(i));
             for v in (0..bv).filter(|&v| take[v]) {
-                er[v] = (yr[v] - fr[v]) * inv[i];
+                er[v] = (yr[v] - fr[v]) * w;
             }
         }
     };
@@ -91,10 +95,10 @@ fn batch(
             for &alpha in grid {
                 let (fitted, inv) = fit(alpha);
                 sse.iter_mut().for_each(|x| *x = 0.0);
-                for i in 0..n {
+                for (i, &w) in inv.iter().enumerate() {
                     let (yr, fr) = (yc.row(i), fitted.row(i));
                     for v in 0..bv {
-                        let e = (yr[v] - fr[v]) * inv[i];
+                        let e = (yr[v] - fr[v]) * w;
                         sse[v] += e * e;
                     }
                 }
@@ -132,44 +136,30 @@ fn batch(
     (sums, used)
 }
 
+/// Leave-one-stimulus-out accuracy of every stimulus, with the alphas chosen or given per voxel.
 pub fn loo_accuracy(
     x: ArrayView2<f64>,
     y: ArrayView2<f32>,
     alphas: &Alphas,
     ctx: &Ctx,
 ) -> Result<Output> {
+    check_data(x, y)?;
     let (n, nv) = y.dim();
-    ensure!(
-        x.nrows() == n,
-        "the embedding has {} stimuli (rows) but the fMRI data has {n}: align them first (fmri::align)",
-        x.nrows()
-    );
     ensure!(n >= 3, "leave-one-out needs at least 3 stimuli, got {n}");
     ensure!(
         nv >= 2,
         "per-stimulus accuracy is a correlation across voxels: needs at least 2 voxels, got {nv}"
     );
     match alphas {
-        Alphas::Grid(g) => ensure!(!g.is_empty(), "alphas is empty"),
-        Alphas::PerVoxel(a) => ensure!(
-            a.len() == nv,
-            "alpha has {} values but the data has {nv} voxels",
-            a.len()
-        ),
-    }
-    let bad = match alphas {
-        Alphas::Grid(g) | Alphas::PerVoxel(g) => g.iter().find(|a| !(a.is_finite() && **a > 0.0)),
-    };
-    if let Some(a) = bad {
-        emoscope_sdk::bail!("alphas must be positive and finite, got {a}");
-    }
-    if let Some(((i, v), val)) = y.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        emoscope_sdk::bail!(
-            "the fMRI data has {val} at stimulus {i}, voxel {v}: drop non-finite voxels first"
-        );
-    }
-    if let Some(((i, j), _)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        emoscope_sdk::bail!("the embedding has a non-finite value at stimulus {i}, feature {j}");
+        Alphas::Grid(g) => check_alphas(g)?,
+        Alphas::PerVoxel(a) => {
+            ensure!(
+                a.len() == nv,
+                "alpha has {} values but the data has {nv} voxels",
+                a.len()
+            );
+            check_alphas(a)?;
+        }
     }
     let rows: Vec<usize> = (0..n).collect();
     let basis = Basis::new(x, &rows)?;
@@ -213,4 +203,40 @@ pub fn loo_accuracy(
         accuracy,
         alphas: used,
     })
+}
+
+/// For each stimulus, ridge trained on all the others predicts its voxel pattern; the accuracy is
+/// Pearson r across voxels between predicted and measured patterns. Uses the exact closed-form
+/// leave-one-out of ridge (residual / (1 − leverage)), not n refits. Each voxel's alpha minimises
+/// its leave-one-out MSE over the grid unless `alpha` fixes it.
+#[derive(Options, emoscope_sdk::Step)]
+#[step(
+    param(X: Tensor = "stimuli × features"),
+    param(Y: Tensor = "stimuli × voxels"),
+    returns = "stimuli f64 tensor of accuracies (feed it to rsa::select_reliable)",
+    section = "Methods: searchlight RSA (stimuli selected by leave-one-out encoding accuracy)",
+    example = "let acc = encoding::loo_stimulus_accuracy(X, Y);\nlet keep = rsa::select_reliable(acc, 1000);"
+)]
+pub struct LooStimulusAccuracy {
+    /// grid for the per-voxel alpha
+    #[opt(doc_default = "tensor::logspace(-3.0, 3.0, 100)")]
+    pub alphas: Option<Tensor>,
+    /// fixed alpha: a number, or one per voxel (e.g. a ridge_cv result's alphas averaged over
+    /// folds)
+    pub alpha: Option<Tensor>,
+}
+
+impl Step for LooStimulusAccuracy {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let x = args[0].to_tensor("X")?.matrix::<f64>("X")?;
+        let y = args[1].to_tensor("Y")?.matrix::<f32>("Y")?;
+        let alphas = match &self.alpha {
+            // One number fixes every voxel's alpha.
+            Some(a) if a.numel() == 1 => Alphas::PerVoxel(vec![a.to_vec_f64()?[0]; y.ncols()]),
+            Some(a) => Alphas::PerVoxel(a.to_vec_f64()?),
+            None => Alphas::Grid(alpha_grid(&self.alphas)?),
+        };
+        let out = loo_accuracy(x.view(), y.view(), &alphas, ctx)?;
+        Ok(Value::Tensor(Tensor::from_array(out.accuracy)))
+    }
 }

@@ -16,9 +16,11 @@
 //! himalaya. Voxels go in fixed batches (the same batches whatever the shard), so a shard's
 //! voxels get bit-identical results to a whole run.
 use crate::folds::{kfold, Split};
+use crate::inputs::{alpha_grid, check_alphas, check_data};
 use emoscope_sdk::linalg::matmul;
+use emoscope_sdk::step::Step;
 use emoscope_sdk::tensor::BinOp;
-use emoscope_sdk::{ensure, Ctx, DType, Device, Result, Tensor};
+use emoscope_sdk::{ensure, Ctx, DType, Device, Map, Options, Result, Tensor, Value};
 use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
@@ -375,29 +377,9 @@ fn batch(
 
 /// Check the inputs before any work: shapes, finite values, alphas, groups.
 pub fn validate(x: ArrayView2<f64>, y: ArrayView2<f32>, cfg: &Config) -> Result<()> {
-    ensure!(
-        x.nrows() == y.nrows(),
-        "the embedding has {} stimuli (rows) but the fMRI data has {}: align them first (fmri::align)",
-        x.nrows(),
-        y.nrows()
-    );
+    check_data(x, y)?;
     ensure!(x.ncols() >= 1, "the embedding has no features (columns)");
-    ensure!(!cfg.alphas.is_empty(), "alphas is empty");
-    if let Some(a) = cfg.alphas.iter().find(|a| !(a.is_finite() && **a > 0.0)) {
-        emoscope_sdk::bail!("alphas must be positive and finite, got {a}");
-    }
-    if let Some((i, j)) = x
-        .indexed_iter()
-        .find(|(_, v)| !v.is_finite())
-        .map(|(ij, _)| ij)
-    {
-        emoscope_sdk::bail!("the embedding has a non-finite value at stimulus {i}, feature {j}");
-    }
-    if let Some(((i, v), val)) = y.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        emoscope_sdk::bail!(
-            "the fMRI data has {val} at stimulus {i}, voxel {v}: drop or impute non-finite voxels first (fmri::load with nan: \"drop\")"
-        );
-    }
+    check_alphas(&cfg.alphas)?;
     if let Some(g) = &cfg.groups {
         ensure!(
             g.len() == x.nrows(),
@@ -509,4 +491,99 @@ pub fn ridge_cv(
         weights,
         predictions,
     })
+}
+
+/// Ridge from an embedding to every voxel with nested cross-validation: outer folds score
+/// held-out stimuli; within each outer training set an inner CV picks each voxel's alpha by
+/// validation MSE (himalaya's rule: MSE per inner fold averaged over folds, ties to the larger
+/// alpha). X and Y are centred with each training fold's means, so the intercept is not
+/// penalised. Folds are contiguous blocks in stimulus order (scikit-learn's unshuffled KFold)
+/// unless groups keep stimuli together. The score is Pearson r between the concatenated
+/// out-of-fold predictions and the data.
+#[derive(Options, emoscope_sdk::Step)]
+#[step(
+    param(X: Tensor = "stimuli × features (the embedding)"),
+    param(Y: Tensor = "stimuli × voxels (fMRI responses, rows aligned with X)"),
+    returns = "#{r (voxels f64; NaN outside the shard), alphas (outer × voxels), shard, voxels: [start, end], outer, inner, n_alphas, weights?, intercepts?, predictions?}",
+    section = "Methods: encoding analysis (ridge, 5-fold outer / 6-fold inner CV, 100 alphas in [1e-3, 1e3])",
+    example = "let e = encoding::ridge_cv(X, Y, #{outer: 5, inner: 6, alphas: tensor::logspace(-3.0, 3.0, 100)});"
+)]
+pub struct RidgeCv {
+    /// outer folds (scoring)
+    #[opt(default = 5)]
+    pub outer: usize,
+    /// inner folds (alpha selection, within each outer training set)
+    #[opt(default = 6)]
+    pub inner: usize,
+    /// the alpha grid
+    #[opt(doc_default = "tensor::logspace(-3.0, 3.0, 100)")]
+    pub alphas: Option<Tensor>,
+    /// a label per stimulus (run, or repeated stimulus): a group never straddles training and
+    /// test, at both levels
+    pub groups: Option<Tensor>,
+    /// also return each outer fold's refitted weights (outer × features × voxels, in X's units)
+    /// and intercepts (outer × voxels)
+    #[opt(default = false)]
+    pub weights: bool,
+    /// also return the out-of-fold predictions (stimuli × voxels)
+    #[opt(default = false)]
+    pub predictions: bool,
+    /// cpu, or torch:cpu / cuda / cuda:N for the libtorch engine (feature torch)
+    #[opt(doc_default = "run device")]
+    pub device: Option<String>,
+    /// "K/N": fit only shard K of N contiguous voxel ranges (a job array); encoding::merge joins
+    /// the parts into exactly the whole-run result
+    #[opt(doc_default = "\"1/1\"")]
+    pub shard: Option<String>,
+}
+
+impl Step for RidgeCv {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let x = args[0].to_tensor("X")?.matrix::<f64>("X")?;
+        let y = args[1].to_tensor("Y")?.matrix::<f32>("Y")?;
+        let groups = match &self.groups {
+            Some(g) => Some(g.astype(DType::I64).vector::<i64>("groups")?.to_vec()),
+            None => None,
+        };
+        let device = match &self.device {
+            Some(d) => d.parse()?,
+            None => ctx.device,
+        };
+        // Without a shard option, the run's --shard (a job array) applies.
+        let shard = self.shard.clone().or_else(|| ctx.shard.clone());
+        let (range, shard) = crate::shard_range(shard.as_deref(), y.ncols(), batch_size(device))?;
+        let cfg = Config {
+            outer: self.outer,
+            inner: self.inner,
+            alphas: alpha_grid(&self.alphas)?,
+            groups,
+            weights: self.weights,
+            voxels: range.clone(),
+        };
+        let out = ridge_cv(x.view(), y.view(), &cfg, device, ctx)?;
+        let mut m: Map = [
+            ("r", Value::from(Tensor::from_array(out.r))),
+            ("alphas", Value::from(Tensor::from_array(out.alphas))),
+            ("shard", Value::from(shard)),
+            (
+                "voxels",
+                Value::List(vec![Value::from(range.start), Value::from(range.end)]),
+            ),
+            ("outer", Value::from(self.outer)),
+            ("inner", Value::from(self.inner)),
+            ("n_alphas", Value::from(cfg.alphas.len())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        if let Some((w, b)) = out.weights {
+            m.insert("weights".into(), Value::from(Tensor::from_array(w)));
+            m.insert("intercepts".into(), Value::from(Tensor::from_array(b)));
+        }
+        if self.predictions {
+            let p = Tensor::from_array(out.predictions);
+            m.insert("predictions".into(), Value::from(p));
+        }
+        Ok(Value::Map(m))
+    }
 }

@@ -151,8 +151,8 @@ fn nested_cv_matches_a_loop_by_loop_reference() {
             "voxel {vox}: r {} vs {want}",
             out.r[vox]
         );
-        for i in 0..n {
-            assert!((out.predictions[[i, vox]] as f64 - pred[i]).abs() < 1e-4);
+        for (i, &want) in pred.iter().enumerate() {
+            assert!((out.predictions[[i, vox]] as f64 - want).abs() < 1e-4);
         }
     }
     // Weights in X's units reproduce the out-of-fold predictions of their fold.

@@ -4,11 +4,33 @@
 //! later run is replaced by its new record). Parsed trials become SPoSE rows: the two stimuli not
 //! chosen, in the order the triplet was given, then the chosen odd one.
 use emoscope_sdk::infer::{store, Status};
+use emoscope_sdk::step::Step;
 use emoscope_sdk::triplets::{self as trip, Triplet};
-use emoscope_sdk::{ensure, Ctx, Map, Result, Tensor, Value};
+use emoscope_sdk::{bail, ensure, Ctx, Map, Options, Result, Tensor, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Read a judgement store back: the latest record of each trial counts; parsed trials become
+/// SPoSE triplets.
+#[derive(Options, emoscope_sdk::Step)]
+#[step(
+    param(store: Str = "the JSONL store judge::llm or judge::mllm wrote"),
+    returns = "#{triplets (N × 3 i64 SPoSE order: the two not chosen in the order given, then the odd one; parsed trials only), shown (N × 3 in the order shown), position (N: the shown position chosen, 0-2), repeat (N), by_repeat (one triplet set per repeat, for triplets::noise_ceiling), positions (3 counts: how often each shown position was chosen), parsed, unparsed, failed, models}",
+    section = "Methods: LLM and MLLM odd-one-out judgements",
+    example = "let c = judge::collect_choices(\"out/llm_judgements.jsonl\"); print(triplets::position_bias(c.shown, c.triplets));"
+)]
+pub struct CollectChoices;
+
+impl Step for CollectChoices {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let Some(p) = args[0].as_str() else {
+            bail!("store must be a path");
+        };
+        collect_choices(Path::new(p), ctx)
+    }
+}
+
+/// The triplets and position counts of the store at `path` (see [`CollectChoices`]).
 pub fn collect_choices(path: &Path, ctx: &Ctx) -> Result<Value> {
     ensure!(
         path.is_file(),
@@ -63,13 +85,10 @@ pub fn collect_choices(path: &Path, ctx: &Ctx) -> Result<Value> {
                     r.order
                 );
                 let Some(c) = r.choice else {
-                    emoscope_sdk::bail!("{}: status parsed but no choice", where_());
+                    bail!("{}: status parsed but no choice", where_());
                 };
                 let Some(p) = o.iter().position(|&x| x as i64 == c) else {
-                    emoscope_sdk::bail!(
-                        "{}: the choice {c} is not one of the items shown",
-                        where_()
-                    );
+                    bail!("{}: the choice {c} is not one of the items shown", where_());
                 };
                 let kept: Vec<u32> = t.iter().copied().filter(|&x| x as i64 != c).collect();
                 let row = [kept[0], kept[1], c as u32];

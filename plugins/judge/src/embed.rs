@@ -5,39 +5,65 @@
 //! Items are texts, lists of texts (one list per stimulus, such as a video's 20 captions: the
 //! stimulus gets the mean of its texts' vectors), or, for TorchScript only, a tensor whose first
 //! axis is the item.
-use crate::llm::{d_backoff, d_connect, d_retries, d_timeout};
-use emoscope_sdk::infer::{queue, Client, EmbedRequest, Endpoint, Policy, Stop};
-use emoscope_sdk::{bail, ensure, Ctx, Error, Result, Tensor, Value};
+use crate::net::{self, Network};
+use emoscope_sdk::infer::{queue, EmbedRequest, Endpoint, Stop};
+use emoscope_sdk::step::Step;
+use emoscope_sdk::{bail, ensure, Ctx, Error, Options, Result, Tensor, Value};
 use ndarray::Array2;
-use serde::Deserialize;
-use std::time::Duration;
 
-fn d_batch() -> usize {
-    64
-}
-fn d_max_length() -> usize {
-    256
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmbedOpt {
-    pub endpoint: Option<Value>,
+/// Feature vectors from a model, for judge::from_features (the study's non-generative judges:
+/// text encoders on captions, CLIP, ResNet, VideoMAE on videos). A TorchScript module exported
+/// from Python runs batched through libtorch on the chosen device (feature torch; text goes
+/// through the model's own Hugging Face tokenizer.json), or texts go to an OpenAI-compatible
+/// /embeddings endpoint with the same concurrency and retries as judge::llm. A stimulus given
+/// several texts (a video's 20 captions) gets the mean of their vectors.
+#[derive(Options, emoscope_sdk::Step)]
+#[step(
+    param(items: Any = "a list of texts (one per stimulus), a list of text lists (one list per stimulus, averaged), io::captions' map (its caption lists), or, for TorchScript, a float tensor whose first axis is the stimulus"),
+    returns = "stimuli × features f32 tensor, row i for items[i]",
+    section = "Methods: non-generative model judgements",
+    example = "let X = judge::embed(io::captions(\"captions.csv\"), #{torchscript: \"minilm/model.pt\"});\nlet text = judge::from_features(X, all, #{rule: \"mean_distance\"});"
+)]
+pub struct Embed {
+    /// a module saved by torch.jit.save: texts go in as (input_ids, attention_mask) int64 [B, L],
+    /// tensors as float32 [B, ...]; it returns [B, D] (see bench/export_minilm.py)
     pub torchscript: Option<String>,
+    /// the model's Hugging Face tokenizer.json (texts only)
+    #[opt(doc_default = "tokenizer.json beside the model")]
     pub tokenizer: Option<String>,
-    pub device: Option<String>,
-    #[serde(default = "d_batch")]
-    pub batch: usize,
-    #[serde(default = "d_max_length")]
+    /// tokens per text at most, special tokens included (longer texts are cut, as
+    /// sentence-transformers' max_seq_length)
+    #[opt(default = 256)]
     pub max_length: usize,
-    #[serde(default = "d_timeout")]
+    /// cpu, cuda or cuda:N for the TorchScript module
+    #[opt(doc_default = "the run's device")]
+    pub device: Option<String>,
+    /// #{url, model, concurrency, api_key_env} or a list of them: url is the server's
+    /// OpenAI-compatible base (http://host:8000/v1), model the name it serves, concurrency the
+    /// requests in flight on it (default 4), api_key_env the environment variable holding its key
+    /// (read at start; never logged or stored)
+    pub endpoint: Option<Value>,
+    /// items per forward pass, or texts per /embeddings request
+    #[opt(default = 64)]
+    pub batch: usize,
+    /// endpoint: seconds for one request
+    #[opt(default = net::TIMEOUT)]
     pub timeout: f64,
-    #[serde(default = "d_connect")]
+    /// endpoint: seconds to connect
+    #[opt(default = net::CONNECT_TIMEOUT)]
     pub connect_timeout: f64,
-    #[serde(default = "d_retries")]
+    /// endpoint: retries of a request after connection errors, 429, 5xx or a malformed answer
+    #[opt(default = net::MAX_RETRIES)]
     pub max_retries: u32,
-    #[serde(default = "d_backoff")]
+    /// endpoint: first retry delay in seconds (doubled per retry, jittered; Retry-After honoured)
+    #[opt(default = net::BACKOFF)]
     pub backoff: f64,
+}
+
+impl Step for Embed {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        embed(&args[0], &self, ctx)
+    }
 }
 
 /// What is embedded: flat texts with the stimulus each belongs to, or a tensor.
@@ -120,7 +146,8 @@ fn pool(x: Array2<f32>, group: Option<&[usize]>, n: usize) -> Array2<f32> {
     out.mapv(|v| v as f32)
 }
 
-pub fn embed(v: &Value, o: &EmbedOpt, ctx: &Ctx) -> Result<Value> {
+/// The features of `v`'s items by the model `o` names (see [`Embed`]).
+pub fn embed(v: &Value, o: &Embed, ctx: &Ctx) -> Result<Value> {
     ensure!(o.batch >= 1, "batch must be at least 1, got {}", o.batch);
     let items = items(v)?;
     let x = match (&o.endpoint, &o.torchscript) {
@@ -146,7 +173,7 @@ pub fn embed(v: &Value, o: &EmbedOpt, ctx: &Ctx) -> Result<Value> {
 }
 
 #[cfg(feature = "torch")]
-fn by_torchscript(path: &str, items: Items, o: &EmbedOpt, ctx: &Ctx) -> Result<Array2<f32>> {
+fn by_torchscript(path: &str, items: Items, o: &Embed, ctx: &Ctx) -> Result<Array2<f32>> {
     use emoscope_sdk::infer::tokenize::TextTokenizer;
     use emoscope_sdk::infer::torchscript::TorchScript;
     use std::path::{Path, PathBuf};
@@ -186,40 +213,22 @@ fn by_torchscript(path: &str, items: Items, o: &EmbedOpt, ctx: &Ctx) -> Result<A
 }
 
 #[cfg(not(feature = "torch"))]
-fn by_torchscript(_: &str, _: Items, _: &EmbedOpt, _: &Ctx) -> Result<Array2<f32>> {
+fn by_torchscript(_: &str, _: Items, _: &Embed, _: &Ctx) -> Result<Array2<f32>> {
     bail!("TorchScript models need emoscope built with the torch feature (cargo build --release --features torch, with libtorch; docs/judges.md)")
 }
 
-fn by_endpoint(ep: &Value, texts: &[String], o: &EmbedOpt, ctx: &Ctx) -> Result<Array2<f32>> {
+fn by_endpoint(ep: &Value, texts: &[String], o: &Embed, ctx: &Ctx) -> Result<Array2<f32>> {
     let endpoints = Endpoint::from_value(ep)?;
-    for (x, what) in [
-        (o.timeout, "timeout"),
-        (o.connect_timeout, "connect_timeout"),
-    ] {
-        ensure!(
-            x.is_finite() && x > 0.0,
-            "{what} must be a positive number of seconds, got {x}"
-        );
-    }
-    ensure!(
-        o.backoff.is_finite() && o.backoff >= 0.0,
-        "backoff must be a non-negative number of seconds, got {}",
-        o.backoff
-    );
-    let workers: usize = endpoints.iter().map(|e| e.concurrency).sum();
-    let client = Client::new(
-        Duration::from_secs_f64(o.timeout),
-        Duration::from_secs_f64(o.connect_timeout),
-        workers,
-    );
-    crate::llm::preflight(&client, &endpoints, ctx)?;
-    let policy = Policy {
+    let network = Network {
+        timeout: o.timeout,
+        connect_timeout: o.connect_timeout,
         max_retries: o.max_retries,
-        backoff: Duration::from_secs_f64(o.backoff),
-        backoff_max: Duration::from_secs_f64(60f64.max(o.backoff)),
-        seed: ctx.seed,
-        ..Policy::default()
+        backoff: o.backoff,
     };
+    network.check()?;
+    let client = network.client(&endpoints);
+    net::preflight(&client, &endpoints, ctx)?;
+    let policy = network.policy(ctx.seed);
     let chunks: Vec<(usize, Vec<String>)> = texts
         .chunks(o.batch)
         .enumerate()

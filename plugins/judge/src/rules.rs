@@ -3,32 +3,28 @@
 //! per triplet. Either way s(a, b) == s(b, a) exactly, so a judgement never depends on the order
 //! shown except through the documented tie rule.
 use emoscope_sdk::ctx::Rng;
-use emoscope_sdk::triplets::Triplet;
-use emoscope_sdk::{bail, ensure, Ctx, Result};
-use ndarray::{Array2, ArrayView1, ArrayView2};
+use emoscope_sdk::step::Step;
+use emoscope_sdk::triplets::{self as trip, Triplet};
+use emoscope_sdk::{bail, ensure, Choice, Ctx, Options, Result, Value};
+use ndarray::{ArcArray2, Array2, ArrayView1, ArrayView2};
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
 const MATRIX_MAX: usize = 16_384;
 const CHUNK: usize = 1 << 16;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How similar two feature vectors are.
+#[derive(Choice, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
+    /// cosine similarity; a zero row is similar to nothing (0)
     Cosine,
+    /// dot product
     Dot,
+    /// negative Euclidean distance
     Euclidean,
 }
 
 impl Metric {
-    pub fn parse(s: &str) -> Result<Metric> {
-        Ok(match s {
-            "cosine" => Metric::Cosine,
-            "dot" => Metric::Dot,
-            "euclidean" => Metric::Euclidean,
-            other => bail!("unknown similarity '{other}': expected cosine, dot or euclidean"),
-        })
-    }
-
     /// The distance the mean_distance rule averages: a decreasing function of the similarity.
     fn distance(self, s: f64) -> f64 {
         match self {
@@ -38,20 +34,13 @@ impl Metric {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which item of a triplet a feature-vector judge calls odd.
+#[derive(Choice, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rule {
+    /// the most similar pair stays; the item it leaves out is odd
     MaxPair,
+    /// the item with the greatest mean distance to the other two is odd
     MeanDistance,
-}
-
-impl Rule {
-    pub fn parse(s: &str) -> Result<Rule> {
-        Ok(match s {
-            "max_pair" => Rule::MaxPair,
-            "mean_distance" => Rule::MeanDistance,
-            other => bail!("unknown rule '{other}': expected max_pair or mean_distance"),
-        })
-    }
 }
 
 struct Similarity<'a> {
@@ -238,6 +227,93 @@ pub fn from_embedding(
     })
 }
 
+/// Per-item vectors from a script value, one finite row per item (and exactly `n_items` rows
+/// when the script asks for that check).
+fn features(v: &Value, what: &str, n_items: Option<usize>) -> Result<ArcArray2<f64>> {
+    let x = v.to_tensor(what)?.matrix::<f64>(what)?;
+    if let Some(n) = n_items {
+        ensure!(
+            x.nrows() == n,
+            "{what} has {} rows but n_items is {n}: one row per item is expected",
+            x.nrows()
+        );
+    }
+    if let Some(((r, c), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        bail!("{what}, row {r}, column {c}: {v} is not a finite number");
+    }
+    Ok(x)
+}
+
+/// Judge triplets from per-item feature vectors. Rule max_pair keeps the most similar pair (the
+/// study's simulated human on 34 category or 14 dimension ratings); rule mean_distance makes odd
+/// the item with the greatest mean distance to the other two (the study's rule for CLIP, ResNet,
+/// VideoMAE and text-encoder features). Ties go to the lowest stimulus index as the odd one,
+/// whatever the order shown.
+#[derive(Options, emoscope_sdk::Step)]
+#[step(
+    param(features: Tensor = "items × features (row i describes item i)"),
+    param(triplets: Tensor = "N × 3 triplets in the order shown"),
+    returns = "N × 3 i64 triplets in SPoSE order: the kept pair (in the order shown), then the odd one out",
+    section = "Methods: simulated human judgements; non-generative model judgements",
+    example = "let hc = judge::from_features(r.categories, all, #{rule: \"max_pair\"});"
+)]
+pub struct FromFeatures {
+    /// cosine (a zero row is similar to nothing: 0), dot, or euclidean (negative Euclidean
+    /// distance)
+    #[opt(default = Metric::Cosine)]
+    pub similarity: Metric,
+    /// max_pair or mean_distance (distance = 1 − cosine, −dot, or the Euclidean distance)
+    #[opt(default = Rule::MaxPair)]
+    pub rule: Rule,
+    /// require exactly this many feature rows
+    #[opt(doc_default = "unchecked")]
+    pub n_items: Option<usize>,
+}
+
+impl Step for FromFeatures {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let x = features(&args[0], "features", self.n_items)?;
+        let t = crate::triplets_arg(&args[1])?;
+        trip::check_items(&t, x.nrows(), "features")?;
+        let j = from_features(x.view(), &t, self.similarity, self.rule, ctx)?;
+        Ok(Value::Tensor(trip::to_tensor(&j)))
+    }
+}
+
+/// A stochastic observer with the SPoSE choice model: the pair (i, j) is kept with probability
+/// softmax over the three dot products, divided by the temperature.
+#[derive(Options, emoscope_sdk::Step)]
+#[step(
+    param(embedding: Tensor = "items × dimensions (a SPoSE embedding)"),
+    param(triplets: Tensor = "N × 3 triplets in the order shown"),
+    returns = "N × 3 i64 triplets in SPoSE order",
+    section = "Methods: SPoSE choice model (simulation, noise ceiling)",
+    example = "let sim = judge::from_embedding(fit.embedding, all, #{seed: 2});"
+)]
+pub struct FromEmbedding {
+    /// scales the dot products before the softmax (1: the SPoSE model itself; → 0: always the
+    /// most similar pair)
+    #[opt(default = 1.0)]
+    pub temperature: f64,
+    /// ChaCha8 seed, one stream per 65,536 triplets (independent of the thread count)
+    #[opt(doc_default = "run seed")]
+    pub seed: Option<u64>,
+    /// require exactly this many embedding rows
+    #[opt(doc_default = "unchecked")]
+    pub n_items: Option<usize>,
+}
+
+impl Step for FromEmbedding {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let x = features(&args[0], "embedding", self.n_items)?;
+        let t = crate::triplets_arg(&args[1])?;
+        trip::check_items(&t, x.nrows(), "embedding")?;
+        let seed = self.seed.unwrap_or(ctx.seed);
+        let j = from_embedding(x.view(), &t, self.temperature, seed, ctx)?;
+        Ok(Value::Tensor(trip::to_tensor(&j)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +414,30 @@ mod tests {
         assert!(cold.iter().all(|r| r[2] == 2));
         assert_eq!(j, from_embedding(x.view(), &t, 1.0, 3, &ctx()).unwrap());
         assert!(from_embedding(x.view(), &t, 0.0, 3, &ctx()).is_err());
+    }
+
+    #[test]
+    fn rules_and_similarities_are_choices_named_in_errors() {
+        use emoscope_sdk::step::Options as _;
+        let o = |k: &str, v: &str| -> emoscope_sdk::Map {
+            [(k.to_string(), Value::Str(v.into()))]
+                .into_iter()
+                .collect()
+        };
+        let f = FromFeatures::parse(&o("rule", "mean_distance")).unwrap();
+        assert_eq!((f.similarity, f.rule), (Metric::Cosine, Rule::MeanDistance));
+        let e = FromFeatures::parse(&o("rule", "closest")).err().unwrap();
+        let e = e.to_string();
+        assert!(
+            e.contains("option 'rule'") && e.contains("'closest' is not one of max_pair"),
+            "{e}"
+        );
+        let e = FromFeatures::parse(&o("similarity", "manhattan"))
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().contains("'manhattan' is not one of cosine ("),
+            "{e}"
+        );
     }
 }

@@ -6,120 +6,50 @@
 //! stars go above that bar. Its `pairs` hold one (metric, roi, model_a, model_b) each with a
 //! paired t-test: that test belongs to two bars of one ROI, so it is drawn as a bracket joining
 //! them, starred, when significant.
-use super::style::{self, Marker};
-use super::{emit, num, Csv, DrawResult, Figure, Style};
+use crate::args::key_list;
+use crate::data::{num, Csv};
+use crate::figure::{emit, Figure, Size};
+use crate::style::{self, DrawResult, Marker, Style};
+use crate::table::{check_len, columns, num_col, row_stars, str_col};
 use emoscope_sdk::stats::nanmean;
-use emoscope_sdk::{bail, ensure, options, Ctx, Error, Map, Result, Value};
+use emoscope_sdk::step;
+use emoscope_sdk::{bail, ensure, Ctx, Options, Result, Step, Value};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use serde::Deserialize;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Opt {
-    metric: Option<String>,
-    pairs: Option<bool>,
-    title: Option<String>,
-    ylabel: Option<String>,
-    width: Option<i64>,
-    height: Option<i64>,
-}
-
-/// The columns of a table: `#{col: values}`, or `#{columns, data}` as io::load reads a CSV.
-fn columns<'a>(v: &'a Value, what: &str) -> Result<&'a Map> {
-    let Value::Map(m) = v else {
-        bail!(
-            "{what} must be a table (a map of columns), got {}",
-            v.type_name()
-        )
-    };
-    match (m.get("columns"), m.get("data")) {
-        (Some(Value::List(_)), Some(Value::Map(d))) => Ok(d),
-        _ => Ok(m),
-    }
-}
-
-fn str_col(m: &Map, name: &str, what: &str) -> Result<Option<Vec<String>>> {
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => super::labels(v, &format!("{what}.{name}")).map(Some),
-    }
-}
-
-fn num_col(m: &Map, name: &str, what: &str) -> Result<Option<Vec<f64>>> {
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .to_tensor(&format!("{what}.{name}"))?
-            .to_vec_f64()
-            .map(Some),
-    }
-}
-
-fn bool_col(m: &Map, name: &str, what: &str) -> Result<Option<Vec<bool>>> {
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::List(l)) => l
-            .iter()
-            .enumerate()
-            .map(|(i, x)| match x {
-                Value::Bool(b) => Ok(*b),
-                Value::Int(k) => Ok(*k != 0),
-                Value::Str(s) if s == "true" || s == "false" => Ok(s == "true"),
-                other => bail!(
-                    "{what}.{name}[{i}] must be a bool, got {}",
-                    other.type_name()
-                ),
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some),
-        Some(v) => Ok(Some(
-            v.to_tensor(&format!("{what}.{name}"))?
-                .to_vec_f64()?
-                .into_iter()
-                .map(|x| x != 0.0 && !x.is_nan())
-                .collect(),
-        )),
-    }
-}
-
-/// `*`, `**`, `***` for p (or q) below .05, .01, .001.
-fn stars(p: f64) -> &'static str {
-    if p < 0.001 {
-        "***"
-    } else if p < 0.01 {
-        "**"
-    } else if p < 0.05 {
-        "*"
-    } else {
-        ""
-    }
-}
-
-/// The test column a table has: ("q" or "p", its values).
-type TestColumn = Option<(&'static str, Vec<f64>)>;
-
-/// Significance of each row: the stars of q (or p), gated by `significant` when present.
-fn row_stars(m: &Map, n: usize, what: &str) -> Result<(Vec<String>, TestColumn)> {
-    let q = num_col(m, "q", what)?;
-    let p = num_col(m, "p", what)?;
-    let sig = bool_col(m, "significant", what)?;
-    let test = match (q, p) {
-        (Some(q), _) => Some(("q", q)),
-        (None, Some(p)) => Some(("p", p)),
-        _ => None,
-    };
-    let mut out = vec![String::new(); n];
-    if let Some((_, v)) = &test {
-        for i in 0..n {
-            let gate = sig.as_ref().is_none_or(|s| s[i]);
-            if gate && !v[i].is_nan() {
-                out[i] = stars(v[i]).to_string();
-            }
-        }
-    }
-    Ok((out, test))
+/// Per-ROI bar charts across subjects (Fig. 2a,b): one bar per model in each ROI at the mean over
+/// subjects, ±1 SEM, one dot per subject, and significance stars (* q < .05, ** q < .01, *** q <
+/// .001; p when the table has no q). Stars above a bar are its one-sample test against 0 (the rows
+/// of stats::roi_compare); brackets join two models whose paired test is significant (its pairs).
+/// Writes <path>.csv (roi, model, mean, sem, q or p, stars, value_<subject>...) and, when there are
+/// significant pairs, <path>_pairs.csv.
+#[derive(Options, Step)]
+#[step(
+    name = "roi_bars",
+    param(table: Map = "what stats::roi_compare returns (#{rows, pairs, ...}), its rows alone, or #{roi: [..], model: [..], value_<subject>: [..], ...} (also as io::load reads a saved CSV)"),
+    param(path: Str = "output path without extension"),
+    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    section = "Results: neural alignment by ROI",
+    example = "let table = stats::roi_compare(results, #{rois: s.rois});\nplot::roi_bars(table, out + \"/fig2a\", #{metric: \"encoding\", ylabel: \"prediction accuracy (r)\"});"
+)]
+pub struct RoiBars {
+    /// which metric's rows to draw, when the table has several
+    #[opt(doc_default = "the only metric")]
+    pub metric: Option<String>,
+    /// draw the significant paired comparisons (the table's pairs) as starred brackets; false: only
+    /// the stars of each bar
+    #[opt(default = true)]
+    pub pairs: bool,
+    /// figure title
+    #[opt(doc_default = "the metric")]
+    pub title: Option<String>,
+    /// y-axis label
+    #[opt(default = "mean over ROI voxels")]
+    pub ylabel: String,
+    /// the canvas
+    #[opt(flatten)]
+    pub size: Size,
 }
 
 struct Pair {
@@ -129,7 +59,7 @@ struct Pair {
     stars: String,
 }
 
-struct Bars {
+struct BarsFigure {
     rois: Vec<String>,
     models: Vec<String>,
     /// [roi][model]: Some((mean, sem, subject values, stars)) when the table has that cell.
@@ -147,249 +77,235 @@ struct Cell {
     stars: String,
 }
 
-fn check_len(m: &Map, n: usize, what: &str) -> Result<()> {
-    for (k, v) in m {
-        let len = match v {
-            Value::List(l) => l.len(),
-            Value::Tensor(t) if t.ndim() == 1 => t.len(),
-            _ => continue,
+impl step::Step for RoiBars {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let size = self.size.canvas()?;
+        let table = &args[0];
+        let (rows, pairs_tab) = match table.as_map().and_then(|m| m.get("rows")) {
+            Some(r @ Value::Map(_)) => (
+                columns(r, "table.rows")?,
+                match table.as_map().and_then(|m| m.get("pairs")) {
+                    Some(p @ Value::Map(_)) => Some(columns(p, "table.pairs")?),
+                    _ => None,
+                },
+            ),
+            _ => (columns(table, "table")?, None),
         };
-        ensure!(
-            len == n,
-            "{what}: column '{k}' has {len} entries but 'roi' has {n}: every column needs one per row"
-        );
-    }
-    Ok(())
-}
-
-pub fn call(args: &[Value], opts: &Map, ctx: &Ctx) -> Result<Value> {
-    let o: Opt = options::parse(opts)?;
-    let size = super::canvas(o.width, o.height)?;
-    let table = &args[0];
-    let (rows, pairs_tab) = match table.as_map().and_then(|m| m.get("rows")) {
-        Some(r @ Value::Map(_)) => (
-            columns(r, "table.rows")?,
-            match table.as_map().and_then(|m| m.get("pairs")) {
-                Some(p @ Value::Map(_)) => Some(columns(p, "table.pairs")?),
-                _ => None,
-            },
-        ),
-        _ => (columns(table, "table")?, None),
-    };
-    let what = "table.rows";
-    let roi = str_col(rows, "roi", what)?.ok_or_else(|| {
-        Error::msg(format!(
+        let what = "table.rows";
+        let roi = str_col(rows, "roi", what)?.ok_or_else(|| {
+        emoscope_sdk::Error::msg(format!(
             "table needs a 'roi' column (the rows of stats::roi_compare, or #{{roi, model, value_<subject>}}); it has: {}",
-            rows.keys().cloned().collect::<Vec<_>>().join(", ")
+            key_list(rows)
         ))
     })?;
-    let n = roi.len();
-    ensure!(n > 0, "table has no rows");
-    check_len(rows, n, what)?;
-    let model = str_col(rows, "model", what)?.unwrap_or_else(|| vec!["value".into(); n]);
-    // Which rows: those of the chosen metric.
-    let metric_col = str_col(rows, "metric", what)?;
-    let metric: Option<String> = match (&metric_col, &o.metric) {
-        (Some(col), chosen) => {
-            let mut all: Vec<&str> = Vec::new();
-            for m in col {
-                if !all.contains(&m.as_str()) {
-                    all.push(m);
-                }
-            }
-            match chosen {
-                Some(c) => {
-                    ensure!(
-                        all.contains(&c.as_str()),
-                        "option metric: the table has no metric '{c}' (it has: {})",
-                        all.join(", ")
-                    );
-                    Some(c.clone())
-                }
-                None if all.len() == 1 => Some(all[0].to_string()),
-                None => bail!(
-                    "the table has several metrics ({}): choose one with #{{metric: \"{}\"}}",
-                    all.join(", "),
-                    all[0]
-                ),
-            }
-        }
-        (None, Some(c)) => bail!("option metric '{c}': the table has no 'metric' column"),
-        (None, None) => None,
-    };
-    let keep: Vec<usize> = (0..n)
-        .filter(|&i| match (&metric, &metric_col) {
-            (Some(m), Some(col)) => &col[i] == m,
-            _ => true,
-        })
-        .collect();
-    let subjects: Vec<String> = rows
-        .keys()
-        .filter(|k| k.starts_with("value_"))
-        .cloned()
-        .collect();
-    let mut subj_vals: Vec<Vec<f64>> = Vec::with_capacity(subjects.len());
-    for s in &subjects {
-        subj_vals.push(num_col(rows, s, what)?.expect("listed column"));
-    }
-    let mean_col = num_col(rows, "mean", what)?;
-    let sem_col = num_col(rows, "sem", what)?;
-    ensure!(
-        mean_col.is_some() || !subjects.is_empty(),
-        "table needs a 'mean' column or value_<subject> columns (one value per subject), it has: {}",
-        rows.keys().cloned().collect::<Vec<_>>().join(", ")
-    );
-    let (bar_stars, row_test) = row_stars(rows, n, what)?;
-
-    let mut rois: Vec<String> = Vec::new();
-    let mut models: Vec<String> = Vec::new();
-    for &i in &keep {
-        if !rois.contains(&roi[i]) {
-            rois.push(roi[i].clone());
-        }
-        if !models.contains(&model[i]) {
-            models.push(model[i].clone());
-        }
-    }
-    let mut cells: Vec<Vec<Option<Cell>>> = vec![vec![None; models.len()]; rois.len()];
-    let mut source_row: Vec<Vec<Option<usize>>> = vec![vec![None; models.len()]; rois.len()];
-    for &i in &keep {
-        let ri = rois.iter().position(|r| r == &roi[i]).expect("listed roi");
-        let mi = models
-            .iter()
-            .position(|m| m == &model[i])
-            .expect("listed model");
-        ensure!(
-            cells[ri][mi].is_none(),
-            "table has two rows for ROI '{}', model '{}'{}: one row per ROI and model",
-            roi[i],
-            model[i],
-            metric
-                .as_ref()
-                .map(|m| format!(" (metric '{m}')"))
-                .unwrap_or_default()
-        );
-        let values: Vec<f64> = subj_vals.iter().map(|c| c[i]).collect();
-        let (m, k) = nanmean(&values);
-        let mean = mean_col.as_ref().map_or(m, |c| c[i]);
-        let sem = match &sem_col {
-            Some(c) => c[i],
-            None if k >= 2 => {
-                let fin: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
-                let var = fin.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (k - 1) as f64;
-                (var / k as f64).sqrt()
-            }
-            None => f64::NAN,
-        };
-        cells[ri][mi] = Some(Cell {
-            mean,
-            sem,
-            values,
-            stars: bar_stars[i].clone(),
-        });
-        source_row[ri][mi] = Some(i);
-    }
-
-    // Significant pairs of the same metric.
-    let mut pairs = Vec::new();
-    let mut pair_csv: Option<Csv> = None;
-    if let Some(p) = pairs_tab.filter(|_| o.pairs.unwrap_or(true)) {
-        let what = "table.pairs";
-        if let (Some(pr), Some(ma), Some(mb)) = (
-            str_col(p, "roi", what)?,
-            str_col(p, "model_a", what)?,
-            str_col(p, "model_b", what)?,
-        ) {
-            check_len(p, pr.len(), what)?;
-            let pm = str_col(p, "metric", what)?;
-            let (pstars, ptest) = row_stars(p, pr.len(), what)?;
-            let diff = num_col(p, "mean_diff", what)?;
-            for i in 0..pr.len() {
-                if let (Some(m), Some(col)) = (&metric, &pm) {
-                    if &col[i] != m {
-                        continue;
+        let n = roi.len();
+        ensure!(n > 0, "table has no rows");
+        check_len(rows, n, what)?;
+        let model = str_col(rows, "model", what)?.unwrap_or_else(|| vec!["value".into(); n]);
+        // Which rows: those of the chosen metric.
+        let metric_col = str_col(rows, "metric", what)?;
+        let metric: Option<String> = match (&metric_col, &self.metric) {
+            (Some(col), chosen) => {
+                let mut all: Vec<&str> = Vec::new();
+                for m in col {
+                    if !all.contains(&m.as_str()) {
+                        all.push(m);
                     }
                 }
-                if pstars[i].is_empty() {
-                    continue;
+                match chosen {
+                    Some(c) => {
+                        ensure!(
+                            all.contains(&c.as_str()),
+                            "option metric: the table has no metric '{c}' (it has: {})",
+                            all.join(", ")
+                        );
+                        Some(c.clone())
+                    }
+                    None if all.len() == 1 => Some(all[0].to_string()),
+                    None => bail!(
+                        "the table has several metrics ({}): choose one with #{{metric: \"{}\"}}",
+                        all.join(", "),
+                        all[0]
+                    ),
                 }
-                let (Some(r), Some(a), Some(b)) = (
-                    rois.iter().position(|x| x == &pr[i]),
-                    models.iter().position(|x| x == &ma[i]),
-                    models.iter().position(|x| x == &mb[i]),
-                ) else {
+            }
+            (None, Some(c)) => bail!("option metric '{c}': the table has no 'metric' column"),
+            (None, None) => None,
+        };
+        let keep: Vec<usize> = (0..n)
+            .filter(|&i| match (&metric, &metric_col) {
+                (Some(m), Some(col)) => &col[i] == m,
+                _ => true,
+            })
+            .collect();
+        let subjects: Vec<String> = rows
+            .keys()
+            .filter(|k| k.starts_with("value_"))
+            .cloned()
+            .collect();
+        let mut subj_vals: Vec<Vec<f64>> = Vec::with_capacity(subjects.len());
+        for s in &subjects {
+            subj_vals.push(num_col(rows, s, what)?.expect("listed column"));
+        }
+        let mean_col = num_col(rows, "mean", what)?;
+        let sem_col = num_col(rows, "sem", what)?;
+        ensure!(
+        mean_col.is_some() || !subjects.is_empty(),
+        "table needs a 'mean' column or value_<subject> columns (one value per subject), it has: {}",
+        key_list(rows)
+    );
+        let (bar_stars, row_test) = row_stars(rows, n, what)?;
+
+        let mut rois: Vec<String> = Vec::new();
+        let mut models: Vec<String> = Vec::new();
+        for &i in &keep {
+            if !rois.contains(&roi[i]) {
+                rois.push(roi[i].clone());
+            }
+            if !models.contains(&model[i]) {
+                models.push(model[i].clone());
+            }
+        }
+        let mut cells: Vec<Vec<Option<Cell>>> = vec![vec![None; models.len()]; rois.len()];
+        let mut source_row: Vec<Vec<Option<usize>>> = vec![vec![None; models.len()]; rois.len()];
+        for &i in &keep {
+            let ri = rois.iter().position(|r| r == &roi[i]).expect("listed roi");
+            let mi = models
+                .iter()
+                .position(|m| m == &model[i])
+                .expect("listed model");
+            ensure!(
+                cells[ri][mi].is_none(),
+                "table has two rows for ROI '{}', model '{}'{}: one row per ROI and model",
+                roi[i],
+                model[i],
+                metric
+                    .as_ref()
+                    .map(|m| format!(" (metric '{m}')"))
+                    .unwrap_or_default()
+            );
+            let values: Vec<f64> = subj_vals.iter().map(|c| c[i]).collect();
+            let (m, k) = nanmean(&values);
+            let mean = mean_col.as_ref().map_or(m, |c| c[i]);
+            let sem = match &sem_col {
+                Some(c) => c[i],
+                None if k >= 2 => {
+                    let fin: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+                    let var = fin.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (k - 1) as f64;
+                    (var / k as f64).sqrt()
+                }
+                None => f64::NAN,
+            };
+            cells[ri][mi] = Some(Cell {
+                mean,
+                sem,
+                values,
+                stars: bar_stars[i].clone(),
+            });
+            source_row[ri][mi] = Some(i);
+        }
+
+        // Significant pairs of the same metric.
+        let mut pairs = Vec::new();
+        let mut pair_csv: Option<Csv> = None;
+        if let Some(p) = pairs_tab.filter(|_| self.pairs) {
+            let what = "table.pairs";
+            if let (Some(pr), Some(ma), Some(mb)) = (
+                str_col(p, "roi", what)?,
+                str_col(p, "model_a", what)?,
+                str_col(p, "model_b", what)?,
+            ) {
+                check_len(p, pr.len(), what)?;
+                let pm = str_col(p, "metric", what)?;
+                let (pstars, ptest) = row_stars(p, pr.len(), what)?;
+                let diff = num_col(p, "mean_diff", what)?;
+                for i in 0..pr.len() {
+                    if let (Some(m), Some(col)) = (&metric, &pm) {
+                        if &col[i] != m {
+                            continue;
+                        }
+                    }
+                    if pstars[i].is_empty() {
+                        continue;
+                    }
+                    let (Some(r), Some(a), Some(b)) = (
+                        rois.iter().position(|x| x == &pr[i]),
+                        models.iter().position(|x| x == &ma[i]),
+                        models.iter().position(|x| x == &mb[i]),
+                    ) else {
+                        continue;
+                    };
+                    let csv = pair_csv.get_or_insert_with(|| {
+                        let t = ptest.as_ref().map_or("p", |t| t.0);
+                        Csv::new(&["roi", "model_a", "model_b", "mean_diff", t, "stars"])
+                    });
+                    csv.row(&[
+                        pr[i].clone(),
+                        ma[i].clone(),
+                        mb[i].clone(),
+                        diff.as_ref().map_or(String::new(), |d| num(d[i])),
+                        ptest.as_ref().map_or(String::new(), |t| num(t.1[i])),
+                        pstars[i].clone(),
+                    ]);
+                    pairs.push(Pair {
+                        roi: r,
+                        a: a.min(b),
+                        b: a.max(b),
+                        stars: pstars[i].clone(),
+                    });
+                }
+            }
+        }
+
+        let mut header: Vec<String> = ["roi", "model", "mean", "sem"].map(String::from).to_vec();
+        if let Some((t, _)) = &row_test {
+            header.push(t.to_string());
+        }
+        header.push("stars".into());
+        header.extend(subjects.iter().cloned());
+        let mut csv = Csv::new(&header);
+        for (ri, r) in rois.iter().enumerate() {
+            for (mi, m) in models.iter().enumerate() {
+                let (Some(c), Some(i)) = (&cells[ri][mi], source_row[ri][mi]) else {
                     continue;
                 };
-                let csv = pair_csv.get_or_insert_with(|| {
-                    let t = ptest.as_ref().map_or("p", |t| t.0);
-                    Csv::new(&["roi", "model_a", "model_b", "mean_diff", t, "stars"])
-                });
-                csv.row(&[
-                    pr[i].clone(),
-                    ma[i].clone(),
-                    mb[i].clone(),
-                    diff.as_ref().map_or(String::new(), |d| num(d[i])),
-                    ptest.as_ref().map_or(String::new(), |t| num(t.1[i])),
-                    pstars[i].clone(),
-                ]);
-                pairs.push(Pair {
-                    roi: r,
-                    a: a.min(b),
-                    b: a.max(b),
-                    stars: pstars[i].clone(),
-                });
+                let mut row = vec![r.clone(), m.clone(), num(c.mean), num(c.sem)];
+                if let Some((_, t)) = &row_test {
+                    row.push(num(t[i]));
+                }
+                row.push(c.stars.clone());
+                row.extend(c.values.iter().map(|&x| num(x)));
+                csv.row(&row);
             }
         }
-    }
+        let ok = cells
+            .iter()
+            .flatten()
+            .flatten()
+            .any(|c| c.mean.is_finite() || c.values.iter().any(|x| x.is_finite()));
+        ensure!(
+            ok,
+            "table: every mean and subject value is NaN; nothing to draw"
+        );
 
-    let mut header: Vec<String> = ["roi", "model", "mean", "sem"].map(String::from).to_vec();
-    if let Some((t, _)) = &row_test {
-        header.push(t.to_string());
-    }
-    header.push("stars".into());
-    header.extend(subjects.iter().cloned());
-    let mut csv = Csv::new(&header);
-    for (ri, r) in rois.iter().enumerate() {
-        for (mi, m) in models.iter().enumerate() {
-            let (Some(c), Some(i)) = (&cells[ri][mi], source_row[ri][mi]) else {
-                continue;
-            };
-            let mut row = vec![r.clone(), m.clone(), num(c.mean), num(c.sem)];
-            if let Some((_, t)) = &row_test {
-                row.push(num(t[i]));
-            }
-            row.push(c.stars.clone());
-            row.extend(c.values.iter().map(|&x| num(x)));
-            csv.row(&row);
+        let title = self.title.or(metric).unwrap_or_default();
+        let fig = BarsFigure {
+            rois,
+            models,
+            cells,
+            pairs,
+            title: title.clone(),
+            ylabel: self.ylabel,
+        };
+        let mut data = vec![(".csv", csv.bytes())];
+        if let Some(p) = pair_csv {
+            data.push(("_pairs.csv", p.bytes()));
         }
+        emit(ctx, &args[1], &fig, size, &title, data)
     }
-    let ok = cells
-        .iter()
-        .flatten()
-        .flatten()
-        .any(|c| c.mean.is_finite() || c.values.iter().any(|x| x.is_finite()));
-    ensure!(
-        ok,
-        "table: every mean and subject value is NaN; nothing to draw"
-    );
-
-    let title = o.title.or(metric).unwrap_or_default();
-    let fig = Bars {
-        rois,
-        models,
-        cells,
-        pairs,
-        title: title.clone(),
-        ylabel: o.ylabel.unwrap_or_else(|| "mean over ROI voxels".into()),
-    };
-    let mut data = vec![(".csv", csv.bytes())];
-    if let Some(p) = pair_csv {
-        data.push(("_pairs.csv", p.bytes()));
-    }
-    emit(ctx, &args[1], &fig, size, &title, data)
 }
 
-impl Bars {
+impl BarsFigure {
     /// Centre of model `m`'s bar in ROI `r`, and the bar width (data units).
     fn slot(&self, r: usize, m: usize) -> (f64, f64) {
         let bw = 0.8 / self.models.len() as f64;
@@ -413,7 +329,7 @@ impl Bars {
     }
 }
 
-impl Figure for Bars {
+impl Figure for BarsFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, st: &Style) -> DrawResult
     where
         DB::ErrorType: 'static,

@@ -3,14 +3,16 @@
 //! The layout is a seeded Fruchterman–Reingold (1991) force layout started from the communities
 //! placed on a circle, or the communities in arcs of one circle; both are deterministic for a
 //! seed.
-use super::style::{self, Marker};
-use super::{emit, labels, num, Csv, DrawResult, Figure, Style};
-use emoscope_sdk::{bail, ensure, options, Ctx, Map, Result, Value};
+use crate::args::{key_list, labels, vector_arg};
+use crate::data::{num, Csv};
+use crate::figure::{emit, Figure, Size};
+use crate::style::{self, DrawResult, Marker, Style};
+use emoscope_sdk::step;
+use emoscope_sdk::{bail, ensure, Choice, Ctx, Options, Result, Step, Value};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 use rand::RngExt;
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::f64::consts::PI;
 
@@ -20,17 +22,45 @@ const GRAVITY: f64 = 1.0;
 const POSITIVE: RGBColor = RGBColor(0xc0, 0x39, 0x2b);
 const NEGATIVE: RGBColor = RGBColor(0x21, 0x66, 0xac);
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Opt {
-    title: Option<String>,
-    layout: Option<String>,
-    seed: Option<i64>,
-    width: Option<i64>,
-    height: Option<i64>,
+/// Where the nodes go.
+#[derive(Choice, Clone, Copy, Debug, PartialEq)]
+pub enum Layout {
+    /// Fruchterman–Reingold
+    Force,
+    /// communities in arcs of one circle
+    Circle,
 }
 
-struct Graph {
+/// The component graph with its communities (Fig. 7): nodes placed by a seeded Fruchterman–Reingold
+/// layout (starting from the communities on a circle), coloured by community, sized by PageRank
+/// (area), named; edges as wide as |weight|, red for positive and blue for negative. Writes
+/// <path>.csv (node, name, community, pagerank, x, y) and <path>_edges.csv (source, target,
+/// source_name, target_name, weight).
+#[derive(Options, Step)]
+#[step(
+    name = "graph",
+    param(g: Map = "what affect::graph returns: #{nodes, names, edges: #{source, target, weight}, communities, pagerank, modularity, isolated}"),
+    param(path: Str = "output path without extension"),
+    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    section = "Results: the component graph",
+    example = "let g = affect::graph(X, #{names: lab.labels});\nplot::graph(g, out + \"/fig7\", #{title: \"Component graph\"});"
+)]
+pub struct Graph {
+    /// figure title
+    #[opt(default = "")]
+    pub title: String,
+    /// "force" (Fruchterman–Reingold) or "circle" (communities in arcs of one circle)
+    #[opt(default = Layout::Force)]
+    pub layout: Layout,
+    /// seed of the layout's starting jitter
+    #[opt(doc_default = "the run's --seed")]
+    pub seed: Option<i64>,
+    /// the canvas
+    #[opt(flatten)]
+    pub size: Size,
+}
+
+struct GraphFigure {
     names: Vec<String>,
     community: Vec<i64>,
     /// Distinct communities, largest first: (id, size).
@@ -61,10 +91,6 @@ fn ints(v: &Value, what: &str) -> Result<Vec<i64>> {
             Ok(x as i64)
         })
         .collect()
-}
-
-fn floats(v: &Value, what: &str) -> Result<Vec<f64>> {
-    super::vector_arg(v, what)
 }
 
 /// Fruchterman–Reingold in the unit square around 0, from `pos`; positive edges attract in
@@ -146,211 +172,209 @@ fn normalise(pos: &mut [(f64, f64)]) {
     }
 }
 
-pub fn call(args: &[Value], opts: &Map, ctx: &Ctx) -> Result<Value> {
-    let o: Opt = options::parse(opts)?;
-    let size = super::canvas(o.width, o.height)?;
-    let Value::Map(g) = &args[0] else {
-        bail!(
-            "g must be the map affect::graph returns, got {}",
-            args[0].type_name()
-        )
-    };
-    let keys = || g.keys().cloned().collect::<Vec<_>>().join(", ");
-    let nodes = match g.get("nodes") {
-        Some(v) => ints(v, "g.nodes")?,
-        None => bail!(
-            "g has no 'nodes' (the component index of each node); it has: {}",
-            keys()
-        ),
-    };
-    let n = nodes.len();
-    ensure!(n > 0, "g.nodes is empty: the graph has no node to draw");
-    ensure!(
-        n <= MAX_NODES,
-        "g has {n} nodes; plot::graph draws at most {MAX_NODES}"
-    );
-    let aligned = |what: &str, len: usize| -> Result<()> {
+impl step::Step for Graph {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let size = self.size.canvas()?;
+        let Value::Map(g) = &args[0] else {
+            bail!(
+                "g must be the map affect::graph returns, got {}",
+                args[0].type_name()
+            )
+        };
+        let keys = || key_list(g);
+        let nodes = match g.get("nodes") {
+            Some(v) => ints(v, "g.nodes")?,
+            None => bail!(
+                "g has no 'nodes' (the component index of each node); it has: {}",
+                keys()
+            ),
+        };
+        let n = nodes.len();
+        ensure!(n > 0, "g.nodes is empty: the graph has no node to draw");
         ensure!(
-            len == n,
-            "g.{what} has {len} entries but g.nodes has {n}: it must be aligned with nodes"
+            n <= MAX_NODES,
+            "g has {n} nodes; plot::graph draws at most {MAX_NODES}"
         );
-        Ok(())
-    };
-    let names = match g.get("names") {
-        Some(v) if !matches!(v, Value::Null) => labels(v, "g.names")?,
-        _ => nodes.iter().map(|k| k.to_string()).collect(),
-    };
-    aligned("names", names.len())?;
-    let community = match g.get("communities") {
-        Some(v) if !matches!(v, Value::Null) => ints(v, "g.communities")?,
-        _ => vec![0; n],
-    };
-    aligned("communities", community.len())?;
-    let pagerank = match g.get("pagerank") {
-        Some(v) if !matches!(v, Value::Null) => floats(v, "g.pagerank")?,
-        _ => vec![1.0 / n as f64; n],
-    };
-    aligned("pagerank", pagerank.len())?;
-    if let Some(i) = pagerank.iter().position(|p| !(p.is_finite() && *p >= 0.0)) {
-        bail!(
-            "g.pagerank[{i}] is {}: PageRank values must be finite and ≥ 0",
-            pagerank[i]
-        );
-    }
-    let mut index: HashMap<i64, usize> = HashMap::new();
-    for (i, &k) in nodes.iter().enumerate() {
-        ensure!(
-            index.insert(k, i).is_none(),
-            "g.nodes lists component {k} twice"
-        );
-    }
-    let mut edges = Vec::new();
-    match g.get("edges") {
-        None | Some(Value::Null) => {}
-        Some(Value::Map(e)) => {
-            let col = |k: &str| {
-                e.get(k).ok_or_else(|| {
-                    emoscope_sdk::Error::msg(format!(
-                        "g.edges has no '{k}' (it needs source, target, weight)"
-                    ))
-                })
-            };
-            let s = ints(col("source")?, "g.edges.source")?;
-            let t = ints(col("target")?, "g.edges.target")?;
-            let w = floats(col("weight")?, "g.edges.weight")?;
+        let aligned = |what: &str, len: usize| -> Result<()> {
             ensure!(
-                s.len() == t.len() && t.len() == w.len(),
-                "g.edges: source, target and weight must have equal lengths, got {}, {}, {}",
-                s.len(),
-                t.len(),
-                w.len()
+                len == n,
+                "g.{what} has {len} entries but g.nodes has {n}: it must be aligned with nodes"
             );
-            for i in 0..s.len() {
-                let find = |k: i64, what: &str| {
-                    index.get(&k).copied().ok_or_else(|| {
+            Ok(())
+        };
+        let names = match g.get("names") {
+            Some(v) if !matches!(v, Value::Null) => labels(v, "g.names")?,
+            _ => nodes.iter().map(|k| k.to_string()).collect(),
+        };
+        aligned("names", names.len())?;
+        let community = match g.get("communities") {
+            Some(v) if !matches!(v, Value::Null) => ints(v, "g.communities")?,
+            _ => vec![0; n],
+        };
+        aligned("communities", community.len())?;
+        let pagerank = match g.get("pagerank") {
+            Some(v) if !matches!(v, Value::Null) => vector_arg(v, "g.pagerank")?,
+            _ => vec![1.0 / n as f64; n],
+        };
+        aligned("pagerank", pagerank.len())?;
+        if let Some(i) = pagerank.iter().position(|p| !(p.is_finite() && *p >= 0.0)) {
+            bail!(
+                "g.pagerank[{i}] is {}: PageRank values must be finite and ≥ 0",
+                pagerank[i]
+            );
+        }
+        let mut index: HashMap<i64, usize> = HashMap::new();
+        for (i, &k) in nodes.iter().enumerate() {
+            ensure!(
+                index.insert(k, i).is_none(),
+                "g.nodes lists component {k} twice"
+            );
+        }
+        let mut edges = Vec::new();
+        match g.get("edges") {
+            None | Some(Value::Null) => {}
+            Some(Value::Map(e)) => {
+                let col = |k: &str| {
+                    e.get(k).ok_or_else(|| {
+                        emoscope_sdk::Error::msg(format!(
+                            "g.edges has no '{k}' (it needs source, target, weight)"
+                        ))
+                    })
+                };
+                let s = ints(col("source")?, "g.edges.source")?;
+                let t = ints(col("target")?, "g.edges.target")?;
+                let w = vector_arg(col("weight")?, "g.edges.weight")?;
+                ensure!(
+                    s.len() == t.len() && t.len() == w.len(),
+                    "g.edges: source, target and weight must have equal lengths, got {}, {}, {}",
+                    s.len(),
+                    t.len(),
+                    w.len()
+                );
+                for i in 0..s.len() {
+                    let find = |k: i64, what: &str| {
+                        index.get(&k).copied().ok_or_else(|| {
                         emoscope_sdk::Error::msg(format!(
                             "g.edges.{what}[{i}] = {k} is not in g.nodes (edges use component indices, as nodes does)"
                         ))
                     })
-                };
-                let (a, b) = (find(s[i], "source")?, find(t[i], "target")?);
-                ensure!(
-                    w[i].is_finite(),
-                    "g.edges.weight[{i}] is {}: weights must be finite",
-                    w[i]
-                );
-                edges.push((a, b, w[i]));
+                    };
+                    let (a, b) = (find(s[i], "source")?, find(t[i], "target")?);
+                    ensure!(
+                        w[i].is_finite(),
+                        "g.edges.weight[{i}] is {}: weights must be finite",
+                        w[i]
+                    );
+                    edges.push((a, b, w[i]));
+                }
+            }
+            Some(other) => bail!(
+                "g.edges must be a map #{{source, target, weight}}, got {}",
+                other.type_name()
+            ),
+        }
+        let mut communities: Vec<(i64, usize)> = Vec::new();
+        for &c in &community {
+            match communities.iter_mut().find(|e| e.0 == c) {
+                Some(e) => e.1 += 1,
+                None => communities.push((c, 1)),
             }
         }
-        Some(other) => bail!(
-            "g.edges must be a map #{{source, target, weight}}, got {}",
-            other.type_name()
-        ),
-    }
-    let mut communities: Vec<(i64, usize)> = Vec::new();
-    for &c in &community {
-        match communities.iter_mut().find(|e| e.0 == c) {
-            Some(e) => e.1 += 1,
-            None => communities.push((c, 1)),
-        }
-    }
-    communities.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        communities.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
 
-    // Start: each community's nodes on a small circle around its place on a big circle.
-    let nc = communities.len();
-    let mut rng = ctx.rng(o.seed.map(|s| s as u64));
-    let mut pos = vec![(0.0, 0.0); n];
-    let layout = o.layout.unwrap_or_else(|| "force".into());
-    let mut slot = 0usize;
-    for (ci, &(c, size)) in communities.iter().enumerate() {
-        let members: Vec<usize> = (0..n).filter(|&i| community[i] == c).collect();
-        for (m, &i) in members.iter().enumerate() {
-            pos[i] = match layout.as_str() {
-                "circle" => {
-                    // One circle, communities in consecutive arcs with a gap between them.
-                    let th =
-                        2.0 * PI * (slot as f64 + ci as f64 * 0.8) / (n as f64 + nc as f64 * 0.8);
-                    slot += 1;
-                    (th.sin(), th.cos())
-                }
-                _ => {
-                    let th = 2.0 * PI * ci as f64 / nc as f64;
-                    let (cx, cy) = if nc > 1 {
+        // Start: each community's nodes on a small circle around its place on a big circle.
+        let nc = communities.len();
+        let mut rng = ctx.rng(self.seed.map(|s| s as u64));
+        let mut pos = vec![(0.0, 0.0); n];
+        let mut slot = 0usize;
+        for (ci, &(c, size)) in communities.iter().enumerate() {
+            let members: Vec<usize> = (0..n).filter(|&i| community[i] == c).collect();
+            for (m, &i) in members.iter().enumerate() {
+                pos[i] = match self.layout {
+                    Layout::Circle => {
+                        // One circle, communities in consecutive arcs with a gap between them.
+                        let th = 2.0 * PI * (slot as f64 + ci as f64 * 0.8)
+                            / (n as f64 + nc as f64 * 0.8);
+                        slot += 1;
                         (th.sin(), th.cos())
-                    } else {
-                        (0.0, 0.0)
-                    };
-                    let ph = 2.0 * PI * m as f64 / size as f64;
-                    let r = 0.3 * (size as f64 / n as f64).sqrt();
-                    let jx: f64 = rng.random::<f64>() - 0.5;
-                    let jy: f64 = rng.random::<f64>() - 0.5;
-                    (cx + r * ph.cos() + 0.02 * jx, cy + r * ph.sin() + 0.02 * jy)
-                }
-            };
+                    }
+                    Layout::Force => {
+                        let th = 2.0 * PI * ci as f64 / nc as f64;
+                        let (cx, cy) = if nc > 1 {
+                            (th.sin(), th.cos())
+                        } else {
+                            (0.0, 0.0)
+                        };
+                        let ph = 2.0 * PI * m as f64 / size as f64;
+                        let r = 0.3 * (size as f64 / n as f64).sqrt();
+                        let jx: f64 = rng.random::<f64>() - 0.5;
+                        let jy: f64 = rng.random::<f64>() - 0.5;
+                        (cx + r * ph.cos() + 0.02 * jx, cy + r * ph.sin() + 0.02 * jy)
+                    }
+                };
+            }
         }
-    }
-    match layout.as_str() {
-        "force" => force_layout(&mut pos, &edges, 400),
-        "circle" => {}
-        other => bail!("option layout must be \"force\" or \"circle\", got \"{other}\""),
-    }
-    normalise(&mut pos);
+        if self.layout == Layout::Force {
+            force_layout(&mut pos, &edges, 400);
+        }
+        normalise(&mut pos);
 
-    let mut csv = Csv::new(&["node", "name", "community", "pagerank", "x", "y"]);
-    for i in 0..n {
-        csv.row(&[
-            nodes[i].to_string(),
-            names[i].clone(),
-            community[i].to_string(),
-            num(pagerank[i]),
-            num(pos[i].0),
-            num(pos[i].1),
-        ]);
-    }
-    let mut ecsv = Csv::new(&["source", "target", "source_name", "target_name", "weight"]);
-    for &(a, b, w) in &edges {
-        ecsv.row(&[
-            nodes[a].to_string(),
-            nodes[b].to_string(),
-            names[a].clone(),
-            names[b].clone(),
-            num(w),
-        ]);
-    }
-    let mut caption = format!("{n} nodes, {} edges, {nc} communities", edges.len());
-    if let Some(q) = g.get("modularity").and_then(Value::as_f64) {
-        caption.push_str(&format!("; modularity Q = {q:.3}"));
-    }
-    if let Some(k) = g.get("isolated").and_then(Value::as_i64) {
-        if k > 0 {
-            caption.push_str(&format!(
-                "; {k} isolated component{} not shown",
-                if k == 1 { "" } else { "s" }
-            ));
+        let mut csv = Csv::new(&["node", "name", "community", "pagerank", "x", "y"]);
+        for i in 0..n {
+            csv.row(&[
+                nodes[i].to_string(),
+                names[i].clone(),
+                community[i].to_string(),
+                num(pagerank[i]),
+                num(pos[i].0),
+                num(pos[i].1),
+            ]);
         }
+        let mut ecsv = Csv::new(&["source", "target", "source_name", "target_name", "weight"]);
+        for &(a, b, w) in &edges {
+            ecsv.row(&[
+                nodes[a].to_string(),
+                nodes[b].to_string(),
+                names[a].clone(),
+                names[b].clone(),
+                num(w),
+            ]);
+        }
+        let mut caption = format!("{n} nodes, {} edges, {nc} communities", edges.len());
+        if let Some(q) = g.get("modularity").and_then(Value::as_f64) {
+            caption.push_str(&format!("; modularity Q = {q:.3}"));
+        }
+        if let Some(k) = g.get("isolated").and_then(Value::as_i64) {
+            if k > 0 {
+                caption.push_str(&format!(
+                    "; {k} isolated component{} not shown",
+                    if k == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        let title = self.title;
+        let fig = GraphFigure {
+            names,
+            community,
+            communities,
+            pagerank,
+            pos,
+            edges,
+            title: title.clone(),
+            caption,
+        };
+        emit(
+            ctx,
+            &args[1],
+            &fig,
+            size,
+            &title,
+            vec![(".csv", csv.bytes()), ("_edges.csv", ecsv.bytes())],
+        )
     }
-    let title = o.title.unwrap_or_default();
-    let fig = Graph {
-        names,
-        community,
-        communities,
-        pagerank,
-        pos,
-        edges,
-        title: title.clone(),
-        caption,
-    };
-    emit(
-        ctx,
-        &args[1],
-        &fig,
-        size,
-        &title,
-        vec![(".csv", csv.bytes()), ("_edges.csv", ecsv.bytes())],
-    )
 }
 
-impl Figure for Graph {
+impl Figure for GraphFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, st: &Style) -> DrawResult
     where
         DB::ErrorType: 'static,

@@ -1,31 +1,61 @@
 //! `plot::heatmap`: a labelled matrix with a colour bar (component × term correlations).
-use super::style::{self, Cmap, LIGHT};
-use super::{emit, finite_opt, labels_opt, matrix_arg, num, Csv, DrawResult, Figure, Style};
-use emoscope_sdk::{ensure, options, Ctx, Map, Result, Value};
+use crate::args::{finite_opt, labels_opt, matrix_arg};
+use crate::data::{num, Csv};
+use crate::figure::{emit, Figure, Size};
+use crate::style::{self, Cmap, DrawResult, Style, LIGHT};
+use emoscope_sdk::step;
+use emoscope_sdk::{ensure, Ctx, Options, Result, Step, Value};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use serde::Deserialize;
 
 /// Every cell is a shape in the SVG: past this many the figure is not worth drawing cell by cell.
 const MAX_CELLS: usize = 250_000;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Opt {
+/// A matrix as coloured cells with row and column labels and a colour bar (the component × term
+/// correlations of Fig. 4). Diverging: blue-white-red with symmetric limits ±max|x|; otherwise
+/// viridis from min to max. NaN cells are light grey. Writes <path>.csv: a header of the column
+/// names and a first column of row names.
+#[derive(Options, Step)]
+#[step(
+    name = "heatmap",
+    param(matrix: Tensor = "rows × columns"),
+    param(path: Str = "output path without extension"),
+    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    section = "Results: what the components mean (component × rating correlations)",
+    example = "let lab = affect::label(X, ratings);\nplot::heatmap(lab.correlations, out + \"/fig4\", #{rows: lab.labels, cols: lab.term_names, title: \"Component–rating correlations\"});"
+)]
+pub struct Heatmap {
+    /// row labels
+    #[opt(ty = List, doc_default = "0, 1, ...")]
     rows: Option<Value>,
+    /// column labels
+    #[opt(ty = List, doc_default = "0, 1, ...")]
     cols: Option<Value>,
-    title: Option<String>,
-    diverging: Option<bool>,
+    /// figure title
+    #[opt(default = "")]
+    title: String,
+    /// blue-white-red centred on 0 (for correlations); false: viridis
+    #[opt(default = true)]
+    diverging: bool,
+    /// lower colour limit
+    #[opt(doc_default = "-max|x| (diverging) or min")]
     vmin: Option<f64>,
+    /// upper colour limit
+    #[opt(doc_default = "max|x| (diverging) or max")]
     vmax: Option<f64>,
-    annotate: Option<bool>,
+    /// write each cell's value in it
+    #[opt(default = false)]
+    annotate: bool,
+    /// colour-bar label
+    #[opt(doc_default = "\"r\" (diverging) or \"value\"")]
     label: Option<String>,
-    width: Option<i64>,
-    height: Option<i64>,
+    /// the canvas
+    #[opt(flatten)]
+    size: Size,
 }
 
-pub(super) struct Heatmap {
+struct HeatmapFigure {
     pub r: usize,
     pub c: usize,
     pub v: Vec<f64>,
@@ -39,8 +69,21 @@ pub(super) struct Heatmap {
     pub label: String,
 }
 
+/// max|x| over the finite values, the half-width of symmetric colour limits; 1 when every value
+/// is 0 (or none is finite), so the limits never collapse.
+pub(crate) fn abs_max(values: impl Iterator<Item = f64>) -> f64 {
+    let m = values
+        .filter(|x| x.is_finite())
+        .fold(0.0f64, |a, x| a.max(x.abs()));
+    if m > 0.0 {
+        m
+    } else {
+        1.0
+    }
+}
+
 /// Colour limits: the options, else symmetric ±max|x| (diverging) or [min, max].
-pub(super) fn limits(
+fn limits(
     v: &[f64],
     diverging: bool,
     vmin: Option<f64>,
@@ -49,8 +92,7 @@ pub(super) fn limits(
 ) -> Result<(f64, f64)> {
     let finite = v.iter().copied().filter(|x| x.is_finite());
     let (lo, hi) = if diverging {
-        let m = finite.fold(0.0f64, |a, x| a.max(x.abs()));
-        let m = if m > 0.0 { m } else { 1.0 };
+        let m = abs_max(finite);
         match (vmin, vmax) {
             (Some(a), Some(b)) => (a, b),
             (Some(a), None) => (a, -a),
@@ -77,67 +119,68 @@ pub(super) fn limits(
     Ok((lo, hi))
 }
 
-pub fn call(args: &[Value], opts: &Map, ctx: &Ctx) -> Result<Value> {
-    let o: Opt = options::parse(opts)?;
-    let size = super::canvas(o.width, o.height)?;
-    let (r, c, v) = matrix_arg(&args[0], "matrix")?;
-    ensure!(r > 0 && c > 0, "matrix is empty ({r} × {c})");
-    ensure!(
+impl step::Step for Heatmap {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let size = self.size.canvas()?;
+        let (r, c, v) = matrix_arg(&args[0], "matrix")?;
+        ensure!(r > 0 && c > 0, "matrix is empty ({r} × {c})");
+        ensure!(
         r * c <= MAX_CELLS,
         "matrix is {r} × {c} = {} cells; a heatmap draws each cell, at most {MAX_CELLS}: plot a block of it, or aggregate",
         r * c
     );
-    let rows = labels_opt(&o.rows, "option rows", Some((r, "row of matrix")))?
-        .unwrap_or_else(|| (0..r).map(|i| i.to_string()).collect());
-    let cols = labels_opt(&o.cols, "option cols", Some((c, "column of matrix")))?
-        .unwrap_or_else(|| (0..c).map(|i| i.to_string()).collect());
-    let diverging = o.diverging.unwrap_or(true);
-    let (lo, hi) = limits(
-        &v,
-        diverging,
-        finite_opt(o.vmin, "vmin")?,
-        finite_opt(o.vmax, "vmax")?,
-        "matrix",
-    )?;
-    let mut header = vec!["row".to_string()];
-    header.extend(cols.iter().cloned());
-    let mut csv = Csv::new(&header);
-    for i in 0..r {
-        let mut row = vec![rows[i].clone()];
-        row.extend(v[i * c..(i + 1) * c].iter().map(|&x| num(x)));
-        csv.row(&row);
+        let rows = labels_opt(&self.rows, "option rows", Some((r, "row of matrix")))?
+            .unwrap_or_else(|| (0..r).map(|i| i.to_string()).collect());
+        let cols = labels_opt(&self.cols, "option cols", Some((c, "column of matrix")))?
+            .unwrap_or_else(|| (0..c).map(|i| i.to_string()).collect());
+        let diverging = self.diverging;
+        let (lo, hi) = limits(
+            &v,
+            diverging,
+            finite_opt(self.vmin, "vmin")?,
+            finite_opt(self.vmax, "vmax")?,
+            "matrix",
+        )?;
+        let mut header = vec!["row".to_string()];
+        header.extend(cols.iter().cloned());
+        let mut csv = Csv::new(&header);
+        for i in 0..r {
+            let mut row = vec![rows[i].clone()];
+            row.extend(v[i * c..(i + 1) * c].iter().map(|&x| num(x)));
+            csv.row(&row);
+        }
+        let title = self.title;
+        let fig = HeatmapFigure {
+            r,
+            c,
+            v,
+            rows,
+            cols,
+            title: title.clone(),
+            cmap: if diverging {
+                Cmap::Diverging
+            } else {
+                Cmap::Viridis
+            },
+            lo,
+            hi,
+            annotate: self.annotate,
+            label: self
+                .label
+                .unwrap_or_else(|| if diverging { "r" } else { "value" }.into()),
+        };
+        emit(
+            ctx,
+            &args[1],
+            &fig,
+            size,
+            &title,
+            vec![(".csv", csv.bytes())],
+        )
     }
-    let title = o.title.unwrap_or_default();
-    let fig = Heatmap {
-        r,
-        c,
-        v,
-        rows,
-        cols,
-        title: title.clone(),
-        cmap: if diverging {
-            Cmap::Diverging
-        } else {
-            Cmap::Viridis
-        },
-        lo,
-        hi,
-        annotate: o.annotate.unwrap_or(false),
-        label: o
-            .label
-            .unwrap_or_else(|| if diverging { "r" } else { "value" }.into()),
-    };
-    emit(
-        ctx,
-        &args[1],
-        &fig,
-        size,
-        &title,
-        vec![(".csv", csv.bytes())],
-    )
 }
 
-impl Heatmap {
+impl HeatmapFigure {
     fn colour(&self, x: f64) -> RGBColor {
         if x.is_finite() {
             self.cmap.at((x - self.lo) / (self.hi - self.lo))
@@ -147,7 +190,7 @@ impl Heatmap {
     }
 }
 
-impl Figure for Heatmap {
+impl Figure for HeatmapFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, st: &Style) -> DrawResult
     where
         DB::ErrorType: 'static,

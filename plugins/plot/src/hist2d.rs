@@ -1,25 +1,49 @@
 //! `plot::hist2d`: voxel-wise A against B as a 2-D histogram with the identity line.
-use super::style::{self, Cmap, MID};
-use super::{emit, npy, num, vector_arg, Csv, DrawResult, Figure, Style};
-use emoscope_sdk::{ensure, options, Ctx, Map, Result, Tensor, Value};
+use crate::args::voxel_values;
+use crate::data::{npy, num, Csv};
+use crate::figure::{emit, Figure, Size};
+use crate::style::{self, Cmap, DrawResult, Style, MID};
+use emoscope_sdk::step;
+use emoscope_sdk::{ensure, Ctx, Options, Result, Step, Tensor, Value};
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use serde::Deserialize;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Opt {
-    bins: Option<i64>,
-    xlabel: Option<String>,
-    ylabel: Option<String>,
-    title: Option<String>,
-    width: Option<i64>,
-    height: Option<i64>,
+/// A voxel-wise A-versus-B comparison (Fig. 2d): a 2-D histogram of the pairs (a[v], b[v]) on a
+/// shared square range, log-scaled counts in viridis, the identity line, and the number of pairs
+/// and the share above the line in the subtitle. Pairs where either value is NaN or infinite are
+/// dropped. Writes <path>.npy (the counts, bins × bins, [i, j] = a-bin i, b-bin j, int64) and
+/// <path>.csv (the bin edges: edge_a, edge_b).
+#[derive(Options, Step)]
+#[step(
+    name = "hist2d",
+    param(a: Tensor = "model A, one value per voxel (x axis)"),
+    param(b: Tensor = "model B, same length (y axis)"),
+    param(path: Str = "output path without extension"),
+    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    section = "Results: voxel-wise comparison of two models",
+    example = "plot::hist2d(mllm.r, llm.r, out + \"/fig2d\", #{xlabel: \"MLLM r\", ylabel: \"LLM r\"});"
+)]
+pub struct Hist2d {
+    /// bins per axis (2 to 1000)
+    #[opt(default = 60)]
+    pub bins: i64,
+    /// x-axis label
+    #[opt(default = "A")]
+    pub xlabel: String,
+    /// y-axis label
+    #[opt(default = "B")]
+    pub ylabel: String,
+    /// figure title
+    #[opt(default = "")]
+    pub title: String,
+    /// the canvas
+    #[opt(flatten)]
+    pub size: Size,
 }
 
-struct Hist2d {
+struct Hist2dFigure {
     bins: usize,
     /// counts[i * bins + j]: a in bin i, b in bin j.
     counts: Vec<i64>,
@@ -32,113 +56,99 @@ struct Hist2d {
     ylabel: String,
 }
 
-/// A per-voxel argument: a tensor or list, or a map holding an `r` tensor.
-pub(super) fn voxel_values(v: &Value, what: &str) -> Result<Vec<f64>> {
-    match v {
-        Value::Map(m) => match m.get("r") {
-            Some(r) => vector_arg(r, &format!("{what}.r")),
-            None => emoscope_sdk::bail!(
-                "{what} must be a 1-D tensor (one value per voxel) or a map with an 'r' tensor; the map has keys: {}",
-                m.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        },
-        _ => vector_arg(v, what),
+impl step::Step for Hist2d {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let size = self.size.canvas()?;
+        let a = voxel_values(&args[0], "a")?;
+        let b = voxel_values(&args[1], "b")?;
+        ensure!(
+            a.len() == b.len(),
+            "a has {} values but b has {}: compare two maps over the same voxels",
+            a.len(),
+            b.len()
+        );
+        let bins = self.bins;
+        ensure!(
+            (2..=1000).contains(&bins),
+            "option bins must be between 2 and 1000, got {bins}"
+        );
+        let bins = bins as usize;
+        let keep: Vec<usize> = (0..a.len())
+            .filter(|&i| a[i].is_finite() && b[i].is_finite())
+            .collect();
+        ensure!(
+            !keep.is_empty(),
+            "a and b: no pair has both values finite ({} pairs, all with NaN or infinity)",
+            a.len()
+        );
+        let dropped = a.len() - keep.len();
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &i in &keep {
+            lo = lo.min(a[i]).min(b[i]);
+            hi = hi.max(a[i]).max(b[i]);
+        }
+        if hi - lo <= 1e-12 * (1.0 + lo.abs()) {
+            (lo, hi) = (lo - 0.5, hi + 0.5);
+        }
+        let bin = |x: f64| (((x - lo) / (hi - lo) * bins as f64).floor() as usize).min(bins - 1);
+        let mut counts = vec![0i64; bins * bins];
+        let mut above = 0usize;
+        for &i in &keep {
+            counts[bin(a[i]) * bins + bin(b[i])] += 1;
+            above += usize::from(b[i] > a[i]);
+        }
+        let max = counts.iter().copied().max().unwrap_or(1).max(1);
+        let (xlabel, ylabel) = (self.xlabel, self.ylabel);
+        let mut caption = format!(
+            "n = {} pairs; {} > {}: {:.1}%",
+            style::fmt_count(keep.len()),
+            ylabel,
+            xlabel,
+            100.0 * above as f64 / keep.len() as f64
+        );
+        if dropped > 0 {
+            caption.push_str(&format!(
+                " ({} with NaN dropped)",
+                style::fmt_count(dropped)
+            ));
+        }
+        let edges: Vec<f64> = (0..=bins)
+            .map(|k| lo + (hi - lo) * k as f64 / bins as f64)
+            .collect();
+        let mut csv = Csv::new(&["edge_a", "edge_b"]);
+        for e in &edges {
+            csv.row(&[num(*e), num(*e)]);
+        }
+        let counts_npy = npy(&Tensor::from_vec(counts.clone(), &[bins, bins])?)?;
+        let title = self.title;
+        let fig = Hist2dFigure {
+            bins,
+            counts,
+            lo,
+            hi,
+            max,
+            title: title.clone(),
+            caption: caption.clone(),
+            xlabel,
+            ylabel,
+        };
+        let shown = if title.is_empty() {
+            caption
+        } else {
+            format!("{title} ({caption})")
+        };
+        emit(
+            ctx,
+            &args[2],
+            &fig,
+            size,
+            &shown,
+            vec![(".npy", counts_npy), (".csv", csv.bytes())],
+        )
     }
 }
 
-pub fn call(args: &[Value], opts: &Map, ctx: &Ctx) -> Result<Value> {
-    let o: Opt = options::parse(opts)?;
-    let size = super::canvas(o.width, o.height)?;
-    let a = voxel_values(&args[0], "a")?;
-    let b = voxel_values(&args[1], "b")?;
-    ensure!(
-        a.len() == b.len(),
-        "a has {} values but b has {}: compare two maps over the same voxels",
-        a.len(),
-        b.len()
-    );
-    let bins = o.bins.unwrap_or(60);
-    ensure!(
-        (2..=1000).contains(&bins),
-        "option bins must be between 2 and 1000, got {bins}"
-    );
-    let bins = bins as usize;
-    let keep: Vec<usize> = (0..a.len())
-        .filter(|&i| a[i].is_finite() && b[i].is_finite())
-        .collect();
-    ensure!(
-        !keep.is_empty(),
-        "a and b: no pair has both values finite ({} pairs, all with NaN or infinity)",
-        a.len()
-    );
-    let dropped = a.len() - keep.len();
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for &i in &keep {
-        lo = lo.min(a[i]).min(b[i]);
-        hi = hi.max(a[i]).max(b[i]);
-    }
-    if hi - lo <= 1e-12 * (1.0 + lo.abs()) {
-        (lo, hi) = (lo - 0.5, hi + 0.5);
-    }
-    let bin = |x: f64| (((x - lo) / (hi - lo) * bins as f64).floor() as usize).min(bins - 1);
-    let mut counts = vec![0i64; bins * bins];
-    let mut above = 0usize;
-    for &i in &keep {
-        counts[bin(a[i]) * bins + bin(b[i])] += 1;
-        above += usize::from(b[i] > a[i]);
-    }
-    let max = counts.iter().copied().max().unwrap_or(1).max(1);
-    let xlabel = o.xlabel.unwrap_or_else(|| "A".into());
-    let ylabel = o.ylabel.unwrap_or_else(|| "B".into());
-    let mut caption = format!(
-        "n = {} pairs; {} > {}: {:.1}%",
-        style::fmt_count(keep.len()),
-        ylabel,
-        xlabel,
-        100.0 * above as f64 / keep.len() as f64
-    );
-    if dropped > 0 {
-        caption.push_str(&format!(
-            " ({} with NaN dropped)",
-            style::fmt_count(dropped)
-        ));
-    }
-    let edges: Vec<f64> = (0..=bins)
-        .map(|k| lo + (hi - lo) * k as f64 / bins as f64)
-        .collect();
-    let mut csv = Csv::new(&["edge_a", "edge_b"]);
-    for e in &edges {
-        csv.row(&[num(*e), num(*e)]);
-    }
-    let counts_npy = npy(&Tensor::from_vec(counts.clone(), &[bins, bins])?)?;
-    let title = o.title.unwrap_or_default();
-    let fig = Hist2d {
-        bins,
-        counts,
-        lo,
-        hi,
-        max,
-        title: title.clone(),
-        caption: caption.clone(),
-        xlabel,
-        ylabel,
-    };
-    let shown = if title.is_empty() {
-        caption
-    } else {
-        format!("{title} ({caption})")
-    };
-    emit(
-        ctx,
-        &args[2],
-        &fig,
-        size,
-        &shown,
-        vec![(".npy", counts_npy), (".csv", csv.bytes())],
-    )
-}
-
-impl Figure for Hist2d {
+impl Figure for Hist2dFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, st: &Style) -> DrawResult
     where
         DB::ErrorType: 'static,

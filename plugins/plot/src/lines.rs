@@ -1,30 +1,58 @@
 //! `plot::lines`: series over a shared x (accuracy against dimensionality, reduction curves).
-use super::style::{self, Marker, MID};
-use super::{emit, finite_opt, num, vector_arg, Csv, DrawResult, Figure, Style};
-use emoscope_sdk::{bail, ensure, options, Ctx, Map, Result, Value};
+use crate::args::{finite_opt, vector_arg};
+use crate::data::{num, Csv};
+use crate::figure::{emit, Figure, Size};
+use crate::scatter::padded_range;
+use crate::style::{self, DrawResult, Marker, Style, MID};
+use emoscope_sdk::step;
+use emoscope_sdk::{bail, ensure, Ctx, Options, Result, Step, Value};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use serde::Deserialize;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Opt {
-    xlabel: Option<String>,
-    ylabel: Option<String>,
-    title: Option<String>,
-    markers: Option<bool>,
-    log_x: Option<bool>,
-    hline: Option<f64>,
-    hline_label: Option<String>,
-    width: Option<i64>,
-    height: Option<i64>,
+/// Lines over a shared x (accuracy against dimensionality, the reduction curve: Extended Data Fig.
+/// 1a, Fig. 7f), one per series with a legend; NaN leaves a gap. Writes <path>.csv: x, then one
+/// column per series.
+#[derive(Options, Step)]
+#[step(
+    name = "lines",
+    param(x: Tensor = "x values (list or 1-D tensor)"),
+    param(series: Map = "#{name: values}, each as long as x (drawn in key order)"),
+    param(path: Str = "output path without extension"),
+    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    section = "Results: dimensionality and reduction",
+    example = "plot::lines([5, 10, 20, 30, 50], #{MLLM: acc_mllm, LLM: acc_llm}, out + \"/ed1a\", #{xlabel: \"dimensions\", ylabel: \"held-out accuracy\", hline: 1.0 / 3.0, hline_label: \"chance\"});"
+)]
+pub struct Lines {
+    /// x-axis label
+    #[opt(default = "")]
+    pub xlabel: String,
+    /// y-axis label
+    #[opt(default = "")]
+    pub ylabel: String,
+    /// figure title
+    #[opt(default = "")]
+    pub title: String,
+    /// a dot at each point
+    #[opt(default = true)]
+    pub markers: bool,
+    /// logarithmic x axis (x must be > 0)
+    #[opt(default = false)]
+    pub log_x: bool,
+    /// a dashed horizontal reference line (chance level)
+    pub hline: Option<f64>,
+    /// its legend entry
+    #[opt(default = "")]
+    pub hline_label: String,
+    /// the canvas
+    #[opt(flatten)]
+    pub size: Size,
 }
 
-struct Lines {
+struct LinesFigure {
     x: Vec<f64>,
     series: Vec<(String, Vec<f64>)>,
     title: String,
@@ -38,104 +66,104 @@ struct Lines {
     yr: (f64, f64),
 }
 
-pub fn call(args: &[Value], opts: &Map, ctx: &Ctx) -> Result<Value> {
-    let o: Opt = options::parse(opts)?;
-    let size = super::canvas(o.width, o.height)?;
-    let x = vector_arg(&args[0], "x")?;
-    let n = x.len();
-    ensure!(n > 0, "x is empty");
-    let Value::Map(m) = &args[1] else {
-        bail!(
-            "series must be a map #{{name: values}}, got {}",
-            args[1].type_name()
-        )
-    };
-    ensure!(
-        !m.is_empty(),
-        "series is an empty map: give at least one #{{name: values}}"
-    );
-    let mut series = Vec::with_capacity(m.len());
-    for (name, v) in m {
-        let y = vector_arg(v, &format!("series '{name}'"))?;
-        ensure!(
-            y.len() == n,
-            "series '{name}' has {} values but x has {n}: every series needs one value per x",
-            y.len()
-        );
-        series.push((name.clone(), y));
-    }
-    let log_x = o.log_x.unwrap_or(false);
-    if log_x {
-        if let Some(i) = x.iter().position(|&v| v.is_finite() && v <= 0.0) {
+impl step::Step for Lines {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let size = self.size.canvas()?;
+        let x = vector_arg(&args[0], "x")?;
+        let n = x.len();
+        ensure!(n > 0, "x is empty");
+        let Value::Map(m) = &args[1] else {
             bail!(
-                "x[{i}] is {}: a logarithmic x axis (log_x: true) needs every x > 0",
-                x[i]
+                "series must be a map #{{name: values}}, got {}",
+                args[1].type_name()
+            )
+        };
+        ensure!(
+            !m.is_empty(),
+            "series is an empty map: give at least one #{{name: values}}"
+        );
+        let mut series = Vec::with_capacity(m.len());
+        for (name, v) in m {
+            let y = vector_arg(v, &format!("series '{name}'"))?;
+            ensure!(
+                y.len() == n,
+                "series '{name}' has {} values but x has {n}: every series needs one value per x",
+                y.len()
             );
+            series.push((name.clone(), y));
         }
-    }
-    let hline = finite_opt(o.hline, "hline")?;
-    let xs = x.iter().copied().filter(|v| v.is_finite());
-    let xr = if log_x {
-        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-        ensure!(lo <= hi, "x has no finite value");
-        if hi / lo < 1.0 + 1e-9 {
-            (lo / 2.0, hi * 2.0)
+        let log_x = self.log_x;
+        if log_x {
+            if let Some(i) = x.iter().position(|&v| v.is_finite() && v <= 0.0) {
+                bail!(
+                    "x[{i}] is {}: a logarithmic x axis (log_x: true) needs every x > 0",
+                    x[i]
+                );
+            }
+        }
+        let hline = finite_opt(self.hline, "hline")?;
+        let xs = x.iter().copied().filter(|v| v.is_finite());
+        let xr = if log_x {
+            let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            ensure!(lo <= hi, "x has no finite value");
+            if hi / lo < 1.0 + 1e-9 {
+                (lo / 2.0, hi * 2.0)
+            } else {
+                let f = (hi / lo).powf(0.04);
+                (lo / f, hi * f)
+            }
         } else {
-            let f = (hi / lo).powf(0.04);
-            (lo / f, hi * f)
-        }
-    } else {
-        super::scatter::padded_range(xs)
-            .ok_or_else(|| emoscope_sdk::Error::msg("x has no finite value"))?
-    };
-    let ys = series
-        .iter()
-        .flat_map(|(_, y)| {
-            y.iter()
-                .enumerate()
-                .filter(|(i, _)| x[*i].is_finite())
-                .map(|(_, v)| *v)
-        })
-        .chain(hline);
-    let yr = super::scatter::padded_range(ys).ok_or_else(|| {
-        emoscope_sdk::Error::msg("series: no point has both x and y finite (all NaN)")
-    })?;
+            padded_range(xs).ok_or_else(|| emoscope_sdk::Error::msg("x has no finite value"))?
+        };
+        let ys = series
+            .iter()
+            .flat_map(|(_, y)| {
+                y.iter()
+                    .enumerate()
+                    .filter(|(i, _)| x[*i].is_finite())
+                    .map(|(_, v)| *v)
+            })
+            .chain(hline);
+        let yr = padded_range(ys).ok_or_else(|| {
+            emoscope_sdk::Error::msg("series: no point has both x and y finite (all NaN)")
+        })?;
 
-    let mut header = vec!["x".to_string()];
-    header.extend(series.iter().map(|(n, _)| n.clone()));
-    let mut csv = Csv::new(&header);
-    for i in 0..n {
-        let mut row = vec![num(x[i])];
-        row.extend(series.iter().map(|(_, y)| num(y[i])));
-        csv.row(&row);
+        let mut header = vec!["x".to_string()];
+        header.extend(series.iter().map(|(n, _)| n.clone()));
+        let mut csv = Csv::new(&header);
+        for i in 0..n {
+            let mut row = vec![num(x[i])];
+            row.extend(series.iter().map(|(_, y)| num(y[i])));
+            csv.row(&row);
+        }
+        let title = self.title;
+        let fig = LinesFigure {
+            x,
+            series,
+            title: title.clone(),
+            xlabel: self.xlabel,
+            ylabel: self.ylabel,
+            markers: self.markers,
+            log_x,
+            hline,
+            hline_label: self.hline_label,
+            xr,
+            yr,
+        };
+        emit(
+            ctx,
+            &args[2],
+            &fig,
+            size,
+            &title,
+            vec![(".csv", csv.bytes())],
+        )
     }
-    let title = o.title.unwrap_or_default();
-    let fig = Lines {
-        x,
-        series,
-        title: title.clone(),
-        xlabel: o.xlabel.unwrap_or_default(),
-        ylabel: o.ylabel.unwrap_or_default(),
-        markers: o.markers.unwrap_or(true),
-        log_x,
-        hline,
-        hline_label: o.hline_label.unwrap_or_default(),
-        xr,
-        yr,
-    };
-    emit(
-        ctx,
-        &args[2],
-        &fig,
-        size,
-        &title,
-        vec![(".csv", csv.bytes())],
-    )
 }
 
-impl Figure for Lines {
+impl Figure for LinesFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, st: &Style) -> DrawResult
     where
         DB::ErrorType: 'static,
@@ -216,7 +244,7 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     out
 }
 
-impl Lines {
+impl LinesFigure {
     fn body<DB: DrawingBackend, X>(
         &self,
         root: &DrawingArea<DB, Shift>,

@@ -1,28 +1,53 @@
 //! `plot::rose`: polar bar diagrams of stimulus profiles, one small panel per stimulus.
-use super::style::{self, LIGHT};
-use super::{emit, labels_opt, matrix_arg, num, Csv, DrawResult, Figure, Style};
-use emoscope_sdk::{ensure, options, Ctx, Map, Result, Value};
+use crate::args::{data_of, labels, labels_opt, matrix_arg};
+use crate::data::{num, Csv};
+use crate::figure::{emit, Figure, Size};
+use crate::style::{self, DrawResult, Style, LIGHT};
+use emoscope_sdk::step;
+use emoscope_sdk::{ensure, Ctx, Options, Result, Step, Value};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
-use serde::Deserialize;
 use std::f64::consts::PI;
 
 const MAX_PANELS: usize = 36;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Opt {
-    names: Option<Value>,
-    titles: Option<Value>,
-    top: Option<i64>,
-    title: Option<String>,
-    columns: Option<i64>,
-    width: Option<i64>,
-    height: Option<i64>,
+/// Rose (polar bar) diagrams of stimulus profiles (Fig. 5a): one panel per row of weights; each
+/// component is a wedge at a fixed angle (clockwise from 12 o'clock) with radius proportional to
+/// its weight, on a radial scale shared by all panels; the top components of each stimulus are
+/// named. Weights must be ≥ 0 (NaN is drawn as 0). Writes <path>.csv: a first column of stimulus
+/// titles, then one column per component.
+#[derive(Options, Step)]
+#[step(
+    name = "rose",
+    param(weights: Any = "stimuli × components, non-negative (at most 36 rows), or affect::profiles' result #{stimuli, weights}"),
+    param(path: Str = "output path without extension"),
+    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    section = "Results: stimulus profiles",
+    example = "let p = affect::profiles(X, [0, 5, 9]);\nplot::rose(p, out + \"/fig5a\", #{names: lab.labels, titles: [\"0001\", \"0006\", \"0010\"]});"
+)]
+pub struct Rose {
+    /// component names
+    #[opt(ty = List, doc_default = "\"0\", \"1\", ...")]
+    pub names: Option<Value>,
+    /// one panel title per row (default: the row, or the stimulus index of a profiles result)
+    #[opt(ty = List, doc_default = "\"stimulus <i>\"")]
+    pub titles: Option<Value>,
+    /// how many of each stimulus's largest components to name (0: none)
+    #[opt(default = 8)]
+    pub top: i64,
+    /// figure title
+    #[opt(default = "")]
+    pub title: String,
+    /// panels per row
+    #[opt(doc_default = "about √rows")]
+    pub columns: Option<i64>,
+    /// the canvas
+    #[opt(flatten)]
+    pub size: Size,
 }
 
-struct Rose {
+struct RoseFigure {
     s: usize,
     d: usize,
     w: Vec<f64>,
@@ -35,7 +60,7 @@ struct Rose {
 }
 
 /// Panels per row for `n` panels in a `w` × `h` box: the count that makes panels largest.
-pub(super) fn best_columns(n: usize, w: f64, h: f64, aspect: f64) -> usize {
+pub(crate) fn best_columns(n: usize, w: f64, h: f64, aspect: f64) -> usize {
     (1..=n.max(1))
         .max_by(|&a, &b| {
             let size = |c: usize| {
@@ -47,97 +72,91 @@ pub(super) fn best_columns(n: usize, w: f64, h: f64, aspect: f64) -> usize {
         .unwrap_or(1)
 }
 
-pub fn call(args: &[Value], opts: &Map, ctx: &Ctx) -> Result<Value> {
-    let o: Opt = options::parse(opts)?;
-    let size = super::canvas(o.width, o.height)?;
-    // affect::profiles' result (#{stimuli, weights}), or the weights.
-    let (weights, stimuli) = match &args[0] {
-        Value::Map(m) => (
-            m.get("weights").ok_or_else(|| {
-                emoscope_sdk::Error::msg(format!(
-                    "weights must be a stimuli × components tensor or a map with 'weights' (affect::profiles' result); the map has keys: {}",
-                    m.keys().cloned().collect::<Vec<_>>().join(", ")
-                ))
-            })?,
-            m.get("stimuli"),
-        ),
-        v => (v, None),
-    };
-    let (s, d, w) = matrix_arg(weights, "weights")?;
-    ensure!(s > 0, "weights has no rows (stimuli)");
-    ensure!(
+impl step::Step for Rose {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let size = self.size.canvas()?;
+        let weights = data_of(
+            &args[0],
+            "weights",
+            "weights",
+            "a stimuli × components tensor or a map with 'weights' (affect::profiles' result)",
+        )?;
+        let stimuli = args[0].as_map().and_then(|m| m.get("stimuli"));
+        let (s, d, w) = matrix_arg(weights, "weights")?;
+        ensure!(s > 0, "weights has no rows (stimuli)");
+        ensure!(
         s <= MAX_PANELS,
         "weights has {s} rows: one panel per row, at most {MAX_PANELS}; select the stimuli to show (X.rows([...]))"
     );
-    ensure!(
-        d >= 2,
-        "weights needs at least 2 columns (components), got {d}"
-    );
-    for (k, &x) in w.iter().enumerate() {
         ensure!(
+            d >= 2,
+            "weights needs at least 2 columns (components), got {d}"
+        );
+        for (k, &x) in w.iter().enumerate() {
+            ensure!(
             x.is_nan() || (x.is_finite() && x >= 0.0),
             "weights[{}, {}] is {x}: a rose diagram needs non-negative finite weights (as SPoSE's are)",
             k / d,
             k % d
         );
-    }
-    let names = labels_opt(&o.names, "option names", Some((d, "column of weights")))?
-        .unwrap_or_else(|| (0..d).map(|i| i.to_string()).collect());
-    let titles = match labels_opt(&o.titles, "option titles", Some((s, "row of weights")))? {
-        Some(t) => t,
-        None => match stimuli
-            .map(|v| super::labels(v, "weights.stimuli"))
-            .transpose()?
-        {
-            Some(ids) if ids.len() == s => ids.iter().map(|i| format!("stimulus {i}")).collect(),
-            _ => (0..s).map(|i| format!("stimulus {i}")).collect(),
-        },
-    };
-    let top = o.top.unwrap_or(8);
-    ensure!(top >= 0, "option top must be ≥ 0, got {top}");
-    let columns = match o.columns {
-        None => None,
-        Some(c) if c >= 1 && c as usize <= s => Some(c as usize),
-        Some(c) => {
-            emoscope_sdk::bail!("option columns must be between 1 and {s} (the rows), got {c}")
         }
-    };
-    let wmax = w
-        .iter()
-        .copied()
-        .filter(|x| x.is_finite())
-        .fold(0.0, f64::max);
-    let mut header = vec!["stimulus".to_string()];
-    header.extend(names.iter().cloned());
-    let mut csv = Csv::new(&header);
-    for i in 0..s {
-        let mut row = vec![titles[i].clone()];
-        row.extend(w[i * d..(i + 1) * d].iter().map(|&x| num(x)));
-        csv.row(&row);
+        let names = labels_opt(&self.names, "option names", Some((d, "column of weights")))?
+            .unwrap_or_else(|| (0..d).map(|i| i.to_string()).collect());
+        let titles = match labels_opt(&self.titles, "option titles", Some((s, "row of weights")))? {
+            Some(t) => t,
+            None => match stimuli.map(|v| labels(v, "weights.stimuli")).transpose()? {
+                Some(ids) if ids.len() == s => {
+                    ids.iter().map(|i| format!("stimulus {i}")).collect()
+                }
+                _ => (0..s).map(|i| format!("stimulus {i}")).collect(),
+            },
+        };
+        let top = self.top;
+        ensure!(top >= 0, "option top must be ≥ 0, got {top}");
+        let columns = match self.columns {
+            None => None,
+            Some(c) if c >= 1 && c as usize <= s => Some(c as usize),
+            Some(c) => {
+                emoscope_sdk::bail!("option columns must be between 1 and {s} (the rows), got {c}")
+            }
+        };
+        let wmax = w
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(0.0, f64::max);
+        let mut header = vec!["stimulus".to_string()];
+        header.extend(names.iter().cloned());
+        let mut csv = Csv::new(&header);
+        for i in 0..s {
+            let mut row = vec![titles[i].clone()];
+            row.extend(w[i * d..(i + 1) * d].iter().map(|&x| num(x)));
+            csv.row(&row);
+        }
+        let title = self.title;
+        let fig = RoseFigure {
+            s,
+            d,
+            w,
+            names,
+            titles,
+            top: top as usize,
+            wmax: if wmax > 0.0 { wmax } else { 1.0 },
+            columns,
+            title: title.clone(),
+        };
+        emit(
+            ctx,
+            &args[1],
+            &fig,
+            size,
+            &title,
+            vec![(".csv", csv.bytes())],
+        )
     }
-    let title = o.title.unwrap_or_default();
-    let fig = Rose {
-        s,
-        d,
-        w,
-        names,
-        titles,
-        top: top as usize,
-        wmax: if wmax > 0.0 { wmax } else { 1.0 },
-        columns,
-        title: title.clone(),
-    };
-    emit(
-        ctx,
-        &args[1],
-        &fig,
-        size,
-        &title,
-        vec![(".csv", csv.bytes())],
-    )
 }
 
-impl Figure for Rose {
+impl Figure for RoseFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, st: &Style) -> DrawResult
     where
         DB::ErrorType: 'static,

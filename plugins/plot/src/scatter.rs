@@ -1,27 +1,51 @@
 //! `plot::scatter`: a 2-D map of points coloured by group (the t-SNE map).
-use super::style::{self, Marker, GREY};
-use super::{emit, labels_opt, matrix_arg, num, Csv, DrawResult, Figure, Style};
-use emoscope_sdk::{ensure, options, Ctx, Map, Result, Value};
+use crate::args::{data_of, labels_opt, matrix_arg};
+use crate::data::{num, Csv};
+use crate::figure::{emit, Figure, Size};
+use crate::style::{self, DrawResult, Marker, Style, GREY};
+use emoscope_sdk::step;
+use emoscope_sdk::{ensure, Ctx, Options, Result, Step, Value};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use serde::Deserialize;
 
 /// Groups beyond this many (the largest kept) are drawn grey as "other".
 const MAX_GROUPS: usize = 12;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Opt {
-    groups: Option<Value>,
-    title: Option<String>,
-    xlabel: Option<String>,
-    ylabel: Option<String>,
-    point_size: Option<f64>,
-    width: Option<i64>,
-    height: Option<i64>,
+/// A 2-D map of points (the t-SNE map of the stimuli), coloured by group with a legend. With more
+/// than 12 groups the 12 largest get colours and the rest are grey "other". Points with a NaN
+/// coordinate are left out of the picture (not of the data). Writes <path>.svg, <path>.png and
+/// <path>.csv (columns x, y, group).
+#[derive(Options, Step)]
+#[step(
+    name = "scatter",
+    param(coords: Any = "n × 2 coordinates, or affect::tsne's result (its coords)"),
+    param(path: Str = "output path without extension (a .svg/.png suffix is dropped)"),
+    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    section = "Results: categorical structure of the embedding (t-SNE map)",
+    example = "let t = affect::tsne(X, #{seed: 1});\nplot::scatter(t.coords, out + \"/fig3_tsne\", #{groups: top_category, title: \"t-SNE of the 30-d embedding\"});"
+)]
+pub struct Scatter {
+    /// one label per point (strings or numbers), e.g. each stimulus's top category
+    #[opt(ty = List)]
+    pub groups: Option<Value>,
+    /// figure title
+    #[opt(default = "")]
+    pub title: String,
+    /// x-axis label
+    #[opt(default = "dimension 1")]
+    pub xlabel: String,
+    /// y-axis label
+    #[opt(default = "dimension 2")]
+    pub ylabel: String,
+    /// marker radius in pixels at 1200 × 900
+    #[opt(default = 5.0)]
+    pub point_size: f64,
+    /// the canvas
+    #[opt(flatten)]
+    pub size: Size,
 }
 
-struct Scatter {
+struct ScatterFigure {
     x: Vec<f64>,
     y: Vec<f64>,
     /// Colour class of each point: Some(group rank) or None (grey "other" / no groups).
@@ -38,7 +62,7 @@ struct Scatter {
 }
 
 /// [lo, hi] of the finite values, padded by 5% (±1 around a single value).
-pub(super) fn padded_range(v: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+pub(crate) fn padded_range(v: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for x in v.filter(|x| x.is_finite()) {
         lo = lo.min(x);
@@ -54,104 +78,101 @@ pub(super) fn padded_range(v: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((lo - pad, hi + pad))
 }
 
-pub fn call(args: &[Value], opts: &Map, ctx: &Ctx) -> Result<Value> {
-    let o: Opt = options::parse(opts)?;
-    let size = super::canvas(o.width, o.height)?;
-    // affect::tsne's result, or its coordinates.
-    let coords = match &args[0] {
-        Value::Map(m) => m.get("coords").ok_or_else(|| {
-            emoscope_sdk::Error::msg(format!(
-                "coords must be an n × 2 tensor or a map with 'coords' (affect::tsne's result); the map has keys: {}",
-                m.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))
-        })?,
-        v => v,
-    };
-    let (n, d, v) = matrix_arg(coords, "coords")?;
-    ensure!(
-        d == 2,
-        "coords must be n × 2 (one row per point), got {n} × {d}"
-    );
-    ensure!(n > 0, "coords has no rows");
-    let groups = labels_opt(&o.groups, "option groups", Some((n, "row of coords")))?;
-    let radius = o.point_size.unwrap_or(5.0);
-    ensure!(
-        radius.is_finite() && radius > 0.0 && radius <= 50.0,
-        "option point_size must be between 0 and 50 pixels, got {radius}"
-    );
-    let x: Vec<f64> = (0..n).map(|i| v[2 * i]).collect();
-    let y: Vec<f64> = (0..n).map(|i| v[2 * i + 1]).collect();
-    let ok = |i: usize| x[i].is_finite() && y[i].is_finite();
-    ensure!(
-        (0..n).any(ok),
-        "coords: no point has two finite coordinates (all {n} have NaN or infinity)"
-    );
-    let xr = padded_range((0..n).filter(|&i| ok(i)).map(|i| x[i])).expect("a finite point");
-    let yr = padded_range((0..n).filter(|&i| ok(i)).map(|i| y[i])).expect("a finite point");
+impl step::Step for Scatter {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let size = self.size.canvas()?;
+        let coords = data_of(
+            &args[0],
+            "coords",
+            "coords",
+            "an n × 2 tensor or a map with 'coords' (affect::tsne's result)",
+        )?;
+        let (n, d, v) = matrix_arg(coords, "coords")?;
+        ensure!(
+            d == 2,
+            "coords must be n × 2 (one row per point), got {n} × {d}"
+        );
+        ensure!(n > 0, "coords has no rows");
+        let groups = labels_opt(&self.groups, "option groups", Some((n, "row of coords")))?;
+        let radius = self.point_size;
+        ensure!(
+            radius.is_finite() && radius > 0.0 && radius <= 50.0,
+            "option point_size must be between 0 and 50 pixels, got {radius}"
+        );
+        let x: Vec<f64> = (0..n).map(|i| v[2 * i]).collect();
+        let y: Vec<f64> = (0..n).map(|i| v[2 * i + 1]).collect();
+        let ok = |i: usize| x[i].is_finite() && y[i].is_finite();
+        ensure!(
+            (0..n).any(ok),
+            "coords: no point has two finite coordinates (all {n} have NaN or infinity)"
+        );
+        let xr = padded_range((0..n).filter(|&i| ok(i)).map(|i| x[i])).expect("a finite point");
+        let yr = padded_range((0..n).filter(|&i| ok(i)).map(|i| y[i])).expect("a finite point");
 
-    let (class, legend) = match &groups {
-        None => (vec![None; n], vec![]),
-        Some(g) => {
-            // Group sizes, largest first; ties in order of first appearance.
-            let mut names: Vec<(String, usize, usize)> = Vec::new();
-            for (i, l) in g.iter().enumerate() {
-                match names.iter_mut().find(|(m, _, _)| m == l) {
-                    Some(e) => e.1 += 1,
-                    None => names.push((l.clone(), 1, i)),
+        let (class, legend) = match &groups {
+            None => (vec![None; n], vec![]),
+            Some(g) => {
+                // Group sizes, largest first; ties in order of first appearance.
+                let mut names: Vec<(String, usize, usize)> = Vec::new();
+                for (i, l) in g.iter().enumerate() {
+                    match names.iter_mut().find(|(m, _, _)| m == l) {
+                        Some(e) => e.1 += 1,
+                        None => names.push((l.clone(), 1, i)),
+                    }
                 }
+                names.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+                let kept = names.len().min(MAX_GROUPS);
+                let class = g
+                    .iter()
+                    .map(|l| names[..kept].iter().position(|(m, _, _)| m == l))
+                    .collect();
+                let mut legend: Vec<(RGBColor, String)> = names[..kept]
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (m, c, _))| (style::categorical(k), format!("{m} ({c})")))
+                    .collect();
+                if names.len() > kept {
+                    let rest: usize = names[kept..].iter().map(|e| e.1).sum();
+                    legend.push((
+                        GREY,
+                        format!("other: {} groups ({rest})", names.len() - kept),
+                    ));
+                }
+                (class, legend)
             }
-            names.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
-            let kept = names.len().min(MAX_GROUPS);
-            let class = g
-                .iter()
-                .map(|l| names[..kept].iter().position(|(m, _, _)| m == l))
-                .collect();
-            let mut legend: Vec<(RGBColor, String)> = names[..kept]
-                .iter()
-                .enumerate()
-                .map(|(k, (m, c, _))| (style::categorical(k), format!("{m} ({c})")))
-                .collect();
-            if names.len() > kept {
-                let rest: usize = names[kept..].iter().map(|e| e.1).sum();
-                legend.push((
-                    GREY,
-                    format!("other: {} groups ({rest})", names.len() - kept),
-                ));
-            }
-            (class, legend)
-        }
-    };
+        };
 
-    let mut csv = Csv::new(&["x", "y", "group"]);
-    for i in 0..n {
-        let g = groups.as_ref().map(|g| g[i].as_str()).unwrap_or("");
-        csv.row(&[num(x[i]), num(y[i]), g.to_string()]);
+        let mut csv = Csv::new(&["x", "y", "group"]);
+        for i in 0..n {
+            let g = groups.as_ref().map(|g| g[i].as_str()).unwrap_or("");
+            csv.row(&[num(x[i]), num(y[i]), g.to_string()]);
+        }
+        let title = self.title;
+        let fig = ScatterFigure {
+            x,
+            y,
+            class,
+            legend,
+            grouped: groups.is_some(),
+            title: title.clone(),
+            xlabel: self.xlabel,
+            ylabel: self.ylabel,
+            radius,
+            xr,
+            yr,
+        };
+        emit(
+            ctx,
+            &args[1],
+            &fig,
+            size,
+            &title,
+            vec![(".csv", csv.bytes())],
+        )
     }
-    let title = o.title.unwrap_or_default();
-    let fig = Scatter {
-        x,
-        y,
-        class,
-        legend,
-        grouped: groups.is_some(),
-        title: title.clone(),
-        xlabel: o.xlabel.unwrap_or_else(|| "dimension 1".into()),
-        ylabel: o.ylabel.unwrap_or_else(|| "dimension 2".into()),
-        radius,
-        xr,
-        yr,
-    };
-    emit(
-        ctx,
-        &args[1],
-        &fig,
-        size,
-        &title,
-        vec![(".csv", csv.bytes())],
-    )
 }
 
-impl Figure for Scatter {
+impl Figure for ScatterFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, st: &Style) -> DrawResult
     where
         DB::ErrorType: 'static,

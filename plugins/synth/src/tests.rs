@@ -1,5 +1,9 @@
 use super::*;
-use ndarray::Axis;
+use crate::latent::category_order;
+use emoscope_sdk::ctx::Rng;
+use emoscope_sdk::{Ctx, Map, Plugin, Value};
+use ndarray::{Array2, Axis};
+use rand::{RngExt, SeedableRng};
 
 fn near_int(x: f64) -> bool {
     (x - x.round()).abs() < 1e-9
@@ -117,7 +121,7 @@ fn ratings_follow_the_planted_structure_and_real_base_rates() {
 fn agent_agreement_with_truth_rises_as_temperature_falls() {
     let l = latent(200, 20, 0.3, 11);
     let ctx = Ctx::detached();
-    let mut rng = ChaCha::seed_from_u64(3);
+    let mut rng = Rng::seed_from_u64(3);
     let mut t = Array2::<i64>::zeros((4000, 3));
     for mut row in t.outer_iter_mut() {
         let a = rng.random_range(0..200i64);
@@ -202,7 +206,7 @@ fn small_world(seed: u64, subjects: i64, stimuli: i64, grid: [i64; 3]) -> Value 
         Value::List(grid.iter().map(|&g| Value::Int(g)).collect()),
     );
     o.insert("seed".into(), Value::Int(seed as i64));
-    Synth.call("world", &[], &o, &Ctx::detached()).unwrap()
+    plugin().call("world", &[], &o, &Ctx::detached()).unwrap()
 }
 
 /// Solve (A + lambda I) X = B by Gauss-Jordan elimination (test-only, small systems).
@@ -316,7 +320,7 @@ fn signal_rois_encode_the_latent_space_and_no_signal_rois_do_not() {
     assert!(y.ncols() > 5000, "voxels: {}", y.ncols());
     let observed = roi_prediction(&x, &y, &roi);
     // Chance by permutation: the same procedure with the stimulus rows of Y shuffled.
-    let mut rng = ChaCha::seed_from_u64(9);
+    let mut rng = Rng::seed_from_u64(9);
     let mut null_max = vec![f64::NEG_INFINITY; fmri::ROIS.len()];
     for _ in 0..19 {
         let mut perm: Vec<usize> = (0..240).collect();
@@ -410,7 +414,7 @@ fn written_nifti_loads_back_with_the_same_values_and_affine() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = Map::new();
     o.insert("nifti".into(), Value::Bool(true));
-    let files = Synth
+    let files = plugin()
         .call(
             "write",
             &[w.clone(), Value::Str(dir.path().display().to_string())],

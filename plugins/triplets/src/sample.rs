@@ -1,8 +1,12 @@
-//! Sampling schemes. Each draws from ChaCha8 streams keyed by a block of work (a first item, a
-//! pair, a chunk of rows), so a seed gives the same triplets whatever the thread count.
+//! The sampling schemes of the triplets shown ("Methods: triplet sampling", "Methods: validation
+//! set"): every pair × a few third items, every prototype pair × many, or uniform. Each draws
+//! from ChaCha8 streams keyed by a block of work (a first item, a pair, a chunk of rows), so a
+//! seed gives the same triplets whatever the thread count.
+use crate::args::{count, items};
 use emoscope_sdk::ctx::Rng;
-use emoscope_sdk::triplets::Triplet;
-use emoscope_sdk::{ensure, Ctx, Result};
+use emoscope_sdk::step;
+use emoscope_sdk::triplets::{self as trip, Triplet};
+use emoscope_sdk::{ensure, Ctx, Options, Result, Step, Value};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
@@ -156,73 +160,90 @@ pub fn random(n: usize, m: usize, seed: u64) -> Result<Vec<Triplet>> {
     Ok(out)
 }
 
-/// A seeded random split of the rows; each part keeps the original row order.
-pub fn split(n_rows: usize, test: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
-    ensure!(
-        test > 0.0 && test < 1.0,
-        "test must be a fraction strictly between 0 and 1, got {test}"
-    );
-    let n_test = (test * n_rows as f64).round() as usize;
-    let mut idx: Vec<usize> = (0..n_rows).collect();
-    let mut rng = Rng::seed_from_u64(seed);
-    // A partial Fisher–Yates: only the test rows need drawing.
-    for i in 0..n_test {
-        let j = rng.random_range(i..n_rows);
-        idx.swap(i, j);
-    }
-    let mut test_idx = idx[..n_test].to_vec();
-    let mut train_idx = idx[n_test..].to_vec();
-    test_idx.sort_unstable();
-    train_idx.par_sort_unstable();
-    Ok((train_idx, test_idx))
+/// The study's main scheme: every unordered pair of n items, each completed with per_pair distinct third items drawn at random from the other n − 2. For n = 2,180 and per_pair = 3: 7,125,330 triplets.
+#[derive(Options, Step)]
+#[step(
+    param(n: Int = "number of items (stimuli)"),
+    returns = "N × 3 i64 tensor in the order shown; rows in pair order, per_pair consecutive rows per pair",
+    section = "Methods: triplet sampling",
+    example = "let all = triplets::sample_pairs(2180, #{per_pair: 3, seed: 1});"
+)]
+pub struct SamplePairs {
+    /// distinct third items per pair
+    #[opt(default = 3)]
+    pub per_pair: usize,
+    /// ChaCha8 seed (one stream per first item: independent of the thread count)
+    #[opt(doc_default = "run seed")]
+    pub seed: Option<u64>,
+    /// shuffle the order shown within each triplet, so no position holds the pair or the third item
+    #[opt(default = true)]
+    pub shuffle: bool,
 }
 
-/// Rows to keep when dropping repeats: by item set (order ignored) or by the exact row.
-pub fn dedup(rows: &[Triplet], by_set: bool) -> Vec<usize> {
-    let mut seen = HashSet::with_capacity(rows.len());
-    (0..rows.len())
-        .filter(|&r| {
-            let t = rows[r];
-            let key = if by_set {
-                emoscope_sdk::triplets::set_key(&t)
-            } else {
-                (t[0] as u128) << 64 | (t[1] as u128) << 32 | t[2] as u128
-            };
-            seen.insert(key)
-        })
-        .collect()
+impl step::Step for SamplePairs {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let n = count(&args[0], "n")?;
+        let t = pairs(
+            n,
+            self.per_pair,
+            self.seed.unwrap_or(ctx.seed),
+            self.shuffle,
+            ctx,
+        )?;
+        Ok(Value::Tensor(trip::to_tensor(&t)))
+    }
 }
 
-/// The `per_category` highest-rated items of each column (ties: the lower index first).
-/// Returns, per category, its chosen items, and the merged list in order of first choice.
-pub fn prototypes(
-    cat: ndarray::ArrayView2<f64>,
-    per_category: usize,
-) -> Result<(Vec<Vec<u32>>, Vec<u32>)> {
-    let (n, k) = cat.dim();
-    ensure!(
-        per_category >= 1 && per_category <= n,
-        "per_category must be between 1 and the number of items ({n}), got {per_category}"
-    );
-    let mut per = Vec::with_capacity(k);
-    let mut merged = Vec::new();
-    for c in 0..k {
-        let col = cat.column(c);
-        if let Some((i, _)) = col.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            emoscope_sdk::bail!("categories row {i}, column {c}: rating is not a finite number");
-        }
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        // Stable sort: equal ratings keep index order.
-        order.sort_by(|&a, &b| col[b as usize].total_cmp(&col[a as usize]));
-        let top = order[..per_category].to_vec();
-        for &t in &top {
-            if !merged.contains(&t) {
-                merged.push(t);
-            }
-        }
-        per.push(top);
+/// Every pair of prototypes, each completed with per_pair distinct other stimuli drawn from all n: 66 prototypes × 100 gives 2,145 × 100 = 214,500 triplets.
+#[derive(Options, Step)]
+#[step(
+    param(prototypes: Any = "item indices (tensor or list) or the map triplets::prototypes returns"),
+    param(n: Int = "number of items the third items come from"),
+    returns = "N × 3 i64 tensor, per_pair consecutive rows per prototype pair",
+    section = "Methods: validation set",
+    example = "let v = triplets::validation(p, 2180, #{per_pair: 100, seed: 1});"
+)]
+pub struct Validation {
+    /// distinct third items per prototype pair
+    #[opt(default = 100)]
+    pub per_pair: usize,
+    /// ChaCha8 seed, one stream per pair
+    #[opt(doc_default = "run seed")]
+    pub seed: Option<u64>,
+    /// shuffle the order shown within each triplet
+    #[opt(default = true)]
+    pub shuffle: bool,
+}
+
+impl step::Step for Validation {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let p = items(&args[0], "prototypes")?;
+        let n = count(&args[1], "n")?;
+        let seed = self.seed.unwrap_or(ctx.seed);
+        let t = validation(&p, n, self.per_pair, seed, self.shuffle)?;
+        Ok(Value::Tensor(trip::to_tensor(&t)))
     }
-    Ok((per, merged))
+}
+
+/// m triplets of three distinct items drawn uniformly from n.
+#[derive(Options, Step)]
+#[step(
+    param(n: Int = "number of items"),
+    param(m: Int = "number of triplets"),
+    returns = "m × 3 i64 tensor"
+)]
+pub struct Random {
+    /// ChaCha8 seed, one stream per 65,536 rows
+    #[opt(doc_default = "run seed")]
+    pub seed: Option<u64>,
+}
+
+impl step::Step for Random {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let (n, m) = (count(&args[0], "n")?, count(&args[1], "m")?);
+        let t = random(n, m, self.seed.unwrap_or(ctx.seed))?;
+        Ok(Value::Tensor(trip::to_tensor(&t)))
+    }
 }
 
 #[cfg(test)]
@@ -304,27 +325,10 @@ mod tests {
     }
 
     #[test]
-    fn random_split_and_dedup() {
+    fn random_draws_three_distinct_items() {
         let t = random(10, 5000, 3).unwrap();
         assert!(t
             .iter()
             .all(|r| r[0] != r[1] && r[0] != r[2] && r[1] != r[2] && r.iter().all(|&x| x < 10)));
-        let (tr, te) = split(1000, 0.1, 4).unwrap();
-        assert_eq!((tr.len(), te.len()), (900, 100));
-        let all: HashSet<_> = tr.iter().chain(&te).collect();
-        assert_eq!(all.len(), 1000);
-        assert!(split(10, 1.0, 0).is_err());
-        let rows = vec![[0, 1, 2], [2, 1, 0], [0, 1, 2], [3, 4, 5]];
-        assert_eq!(dedup(&rows, true), vec![0, 3]);
-        assert_eq!(dedup(&rows, false), vec![0, 1, 3]);
-    }
-
-    #[test]
-    fn prototypes_take_the_top_rated_and_merge_duplicates() {
-        let cat = ndarray::array![[0.9, 0.1], [0.5, 0.8], [0.5, 0.9], [0.1, 0.0]];
-        let (per, merged) = prototypes(cat.view(), 2).unwrap();
-        // Column 0: 0.9 (item 0), then the tie 0.5 between items 1 and 2 goes to the lower index.
-        assert_eq!(per, vec![vec![0, 1], vec![2, 1]]);
-        assert_eq!(merged, vec![0, 1, 2]);
     }
 }

@@ -206,8 +206,11 @@ fn options_impl(input: &DeriveInput) -> syn::Result<Tokens> {
         keys.push(quote! { out.push(#key); });
         takes.push(quote! {
             #ident: match map.get(#key) {
-                ::core::option::Option::Some(value) => ::emoscope_sdk::step::field::<#ty>(value, #key)?,
-                ::core::option::Option::None => #default,
+                // `()` in a script means "not given", as the host's type check treats it.
+                ::core::option::Option::Some(value) if !::core::matches!(value, ::emoscope_sdk::Value::Null) => {
+                    ::emoscope_sdk::step::field::<#ty>(value, #key)?
+                }
+                _ => #default,
             }
         });
     }

@@ -361,7 +361,7 @@ impl<'a> TensorRef<'a> {
             return Ok(&[]);
         }
         let p = self.base() as *const T;
-        if (p as usize) % std::mem::align_of::<T>() != 0 {
+        if !(p as usize).is_multiple_of(std::mem::align_of::<T>()) {
             return Err("the tensor's data is misaligned".into());
         }
         // SAFETY: the DLPack contract: data + byte_offset holds the elements for the call.

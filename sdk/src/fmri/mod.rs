@@ -1,7 +1,14 @@
 //! fMRI primitives: the in-memory dataset (stimuli × voxels with coordinates, affine, ROIs and
-//! stimulus labels; `dataset.rs`, read from NIfTI, npz/npy and BData HDF5 through `io`) and
-//! searchlight neighbourhoods (`sphere.rs`).
+//! stimulus labels; [`dataset`]), what scripts do with it ([`ops`]: align, z-score, brain maps,
+//! ROI tables), its script form ([`value`]), the files it is read from and written to
+//! ([`format`]: NIfTI, npz/npy, BData), and searchlight neighbourhoods ([`sphere`]).
 pub mod dataset;
+pub mod format;
+pub mod ops;
 pub mod sphere;
+pub mod value;
 
 pub use dataset::{Constant, Dataset, NanPolicy};
+
+#[cfg(test)]
+mod tests;

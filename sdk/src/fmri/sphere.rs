@@ -18,7 +18,9 @@ use ndarray::{ArrayView2, ArrayView3};
 /// The integer offsets of a sphere, in a fixed order (x, then y, then z, ascending).
 #[derive(Clone, Debug)]
 pub struct Sphere {
+    /// The radius, in voxels.
     pub radius: f64,
+    /// Whether positions at exactly `radius` belong to the sphere (`≤`; rsatoolbox uses `<`).
     pub inclusive: bool,
     offsets: Vec<[i64; 3]>,
 }
@@ -56,10 +58,12 @@ impl Sphere {
         self.offsets.len()
     }
 
+    /// Whether the sphere has no positions (never, for a valid radius: the centre is one).
     pub fn is_empty(&self) -> bool {
         self.offsets.is_empty()
     }
 
+    /// The offsets from the centre, in the fixed order.
     pub fn offsets(&self) -> &[[i64; 3]] {
         &self.offsets
     }
@@ -155,6 +159,7 @@ impl VoxelGrid {
         })
     }
 
+    /// The volume's shape.
     pub fn shape(&self) -> [usize; 3] {
         self.shape
     }
@@ -207,12 +212,16 @@ impl VoxelGrid {
 /// `voxels[starts[v]..starts[v + 1]]` (empty for a voxel outside the mask).
 #[derive(Clone, Debug)]
 pub struct Neighbourhoods {
+    /// Where each voxel's neighbours start in `voxels` (one entry per voxel, plus the end).
     pub starts: Vec<usize>,
+    /// Every voxel's neighbours (data columns, ascending), one run after another.
     pub voxels: Vec<u32>,
+    /// How each voxel's sphere covers the volume and the mask.
     pub coverage: Vec<Coverage>,
 }
 
 impl Neighbourhoods {
+    /// The neighbours of voxel `v`.
     pub fn of(&self, v: usize) -> &[u32] {
         &self.voxels[self.starts[v]..self.starts[v + 1]]
     }

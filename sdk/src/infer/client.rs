@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 /// One part of a message's content.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Part {
+    /// Plain text.
     Text(String),
     /// `{"type":"image_url","image_url":{"url": ...}}`: an http(s) URL or a data URL.
     ImageUrl(String),
@@ -44,6 +45,7 @@ impl Part {
     }
 }
 
+/// A `data:` URL holding `bytes` of type `mime`, base64-encoded.
 pub fn data_url(mime: &str, bytes: &[u8]) -> String {
     format!(
         "data:{mime};base64,{}",
@@ -54,30 +56,37 @@ pub fn data_url(mime: &str, bytes: &[u8]) -> String {
 /// A message's content: a plain string (what every server accepts) or a list of parts.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Content {
+    /// One text.
     Text(String),
+    /// Text and images, in order.
     Parts(Vec<Part>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
+/// One chat message.
 pub struct Message {
     /// "system", "user" or "assistant".
     pub role: String,
+    /// What it says.
     pub content: Content,
 }
 
 impl Message {
+    /// A user message of text.
     pub fn user(text: impl Into<String>) -> Message {
         Message {
             role: "user".into(),
             content: Content::Text(text.into()),
         }
     }
+    /// A user message of several parts (text and images).
     pub fn user_parts(parts: Vec<Part>) -> Message {
         Message {
             role: "user".into(),
             content: Content::Parts(parts),
         }
     }
+    /// A system message.
     pub fn system(text: impl Into<String>) -> Message {
         Message {
             role: "system".into(),
@@ -89,14 +98,18 @@ impl Message {
 /// A chat-completions request (the model comes from the endpoint).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChatRequest {
+    /// The conversation.
     pub messages: Vec<Message>,
+    /// Sampling temperature; the endpoint's default when `None`.
     pub temperature: Option<f64>,
+    /// The most tokens to generate; the endpoint's default when `None`.
     pub max_tokens: Option<u64>,
     /// Sampling seed, for servers that honour it (vLLM, OpenAI).
     pub seed: Option<u64>,
 }
 
 impl ChatRequest {
+    /// The request body for `model`, as the chat completions API takes it.
     pub fn to_json(&self, model: &str) -> Json {
         let messages: Vec<Json> = self
             .messages
@@ -129,13 +142,18 @@ impl ChatRequest {
 pub struct ChatReply {
     /// The first choice's message content (empty when the server sent `null`).
     pub text: String,
+    /// Why generation stopped, as the endpoint says.
     pub finish_reason: Option<String>,
+    /// Tokens in the prompt, when reported.
     pub prompt_tokens: Option<u64>,
+    /// Tokens generated, when reported.
     pub completion_tokens: Option<u64>,
+    /// Time from request to reply.
     pub latency: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Why a call failed, which decides whether it is retried.
 pub enum ErrorKind {
     /// Connection refused/reset, timeouts, 408, 5xx: try again after a backoff.
     Transient,
@@ -150,9 +168,13 @@ pub enum ErrorKind {
 /// A failed call, classified.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallError {
+    /// The class of failure.
     pub kind: ErrorKind,
+    /// What went wrong.
     pub message: String,
+    /// The HTTP status, when there was a response.
     pub status: Option<u16>,
+    /// How long the server asked us to wait (`Retry-After`).
     pub retry_after: Option<Duration>,
 }
 
@@ -171,6 +193,7 @@ impl CallError {
             retry_after: None,
         }
     }
+    /// Whether trying again may succeed (timeouts, rate limits, server errors).
     pub fn is_retryable(&self) -> bool {
         self.kind != ErrorKind::Fatal
     }
@@ -183,6 +206,7 @@ const MAX_BODY: u64 = 64 << 20;
 #[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
+    /// The time allowed for one request.
     pub timeout: Duration,
 }
 
@@ -436,7 +460,9 @@ fn parse_chat(body: &str, latency: Duration) -> Result<ChatReply, String> {
 /// Embedding vectors in input order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Embeddings {
+    /// One vector per input, in order.
     pub vectors: Vec<Vec<f32>>,
+    /// Tokens in the inputs, when reported.
     pub prompt_tokens: Option<u64>,
 }
 

@@ -17,6 +17,7 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret; never shown.
     pub fn new(s: impl Into<String>) -> Self {
         Secret(s.into())
     }
@@ -41,11 +42,13 @@ impl fmt::Display for Secret {
 pub struct Endpoint {
     /// The base URL as recorded: scheme, host, port and path up to `/v1`; no credentials.
     pub url: String,
+    /// The model name sent with each request.
     pub model: String,
     /// Requests this endpoint may have in flight at once (its worker threads).
     pub concurrency: usize,
     /// The environment variable the key came from (recorded; the key is not).
     pub api_key_env: Option<String>,
+    /// The API key, read from the environment variable the endpoint names.
     pub api_key: Option<Secret>,
 }
 
@@ -154,12 +157,15 @@ impl Endpoint {
         Ok(out)
     }
 
+    /// The chat completions URL.
     pub fn chat_url(&self) -> String {
         format!("{}/chat/completions", self.url)
     }
+    /// The embeddings URL.
     pub fn embeddings_url(&self) -> String {
         format!("{}/embeddings", self.url)
     }
+    /// The model list URL.
     pub fn models_url(&self) -> String {
         format!("{}/models", self.url)
     }

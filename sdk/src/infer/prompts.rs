@@ -53,6 +53,7 @@ pub fn mllm_early() -> String {
 /// A piece of a parsed template.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Piece {
+    /// Literal text.
     Text(String),
     /// Slot for the video at this shown position (0, 1, 2).
     Slot(usize),
@@ -61,7 +62,9 @@ pub enum Piece {
 /// A checked template.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
+    /// The template as written.
     pub source: String,
+    /// Its text and placeholders, in order.
     pub pieces: Vec<Piece>,
 }
 
@@ -130,6 +133,7 @@ impl Template {
         out
     }
 
+    /// The sha256 of the template text, recorded with every judgement.
     pub fn sha256(&self) -> String {
         crate::io::sha256_bytes(self.source.as_bytes())
     }

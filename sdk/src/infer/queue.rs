@@ -33,6 +33,7 @@ pub struct Policy {
     pub max_retries: u32,
     /// The first backoff; each retry doubles it, up to `backoff_max`, times a jitter in [0.5, 1).
     pub backoff: Duration,
+    /// The longest wait between retries.
     pub backoff_max: Duration,
     /// A server's Retry-After is honoured up to this long.
     pub retry_after_max: Duration,
@@ -63,7 +64,9 @@ impl Default for Policy {
 
 /// What a job sends: a chat completion or a batch of embeddings.
 pub trait Request: Send + Sync + 'static {
+    /// What a successful call returns.
     type Reply: Send + 'static;
+    /// Make the call once against `ep`.
     fn send(&self, client: &Client, ep: &Endpoint) -> std::result::Result<Self::Reply, CallError>;
     /// (prompt, completion) tokens the reply reports, for the token budget.
     fn tokens(reply: &Self::Reply) -> (u64, u64);
@@ -109,24 +112,32 @@ pub struct Outcome<R = ChatReply> {
 /// Why a run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stop {
+    /// Every job was answered or failed for good.
     Completed,
+    /// Ctrl-C stopped the run.
     Cancelled,
     /// A budget was reached (which one, in words).
     Budget(String),
 }
 
 #[derive(Clone, Debug)]
+/// What a queue run did.
 pub struct RunStats {
+    /// Why it stopped.
     pub stop: Stop,
     /// Jobs that ended (with a reply or a final error).
     pub done: u64,
     /// Of those, the ones that ended with an error.
     pub failed: u64,
+    /// Requests sent, retries included.
     pub requests: u64,
+    /// Prompt tokens, summed over replies that report them.
     pub prompt_tokens: u64,
+    /// Generated tokens, summed over replies that report them.
     pub completion_tokens: u64,
     /// Jobs whose request was still in flight when the grace period ran out.
     pub abandoned: usize,
+    /// Wall-clock time of the run.
     pub elapsed: Duration,
 }
 

@@ -27,7 +27,9 @@ use std::path::Path;
 pub struct BData {
     /// samples × columns.
     pub dataset: Array2<f64>,
+    /// The metadata keys, in file order.
     pub keys: Vec<String>,
+    /// Each key's description.
     pub descriptions: Vec<String>,
     /// keys × columns (NaN: not set).
     pub values: Array2<f64>,
@@ -152,6 +154,7 @@ pub fn number_name(x: f64) -> String {
 }
 
 #[cfg(not(feature = "hdf5"))]
+/// Read a BData HDF5 file (needs the `hdf5` feature).
 pub fn read_bdata(path: &Path) -> Result<BData> {
     bail!(
         "{}: reading HDF5 (BData) files needs emoscope built with the hdf5 feature: `cargo build --release --features hdf5` (needs libhdf5, e.g. `apt-get install libhdf5-dev`)",
@@ -160,6 +163,7 @@ pub fn read_bdata(path: &Path) -> Result<BData> {
 }
 
 #[cfg(not(feature = "hdf5"))]
+/// Write a BData HDF5 file (needs the `hdf5` feature).
 pub fn write_bdata(_b: &BData, path: &Path) -> Result<()> {
     bail!(
         "{}: writing HDF5 (BData) files needs emoscope built with the hdf5 feature: `cargo build --release --features hdf5` (needs libhdf5, e.g. `apt-get install libhdf5-dev`)",

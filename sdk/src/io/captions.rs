@@ -6,12 +6,16 @@ use crate::value::{Map, Value};
 use crate::{bail, ensure};
 use std::path::Path;
 
+/// Captions per stimulus.
 pub struct Captions {
+    /// Stimulus ids, in file order.
     pub ids: Vec<String>,
+    /// Each stimulus's captions.
     pub captions: Vec<Vec<String>>,
 }
 
 impl Captions {
+    /// `#{ids, captions}` for scripts.
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
         m.insert(
@@ -50,6 +54,7 @@ impl Captions {
     }
 }
 
+/// Read a captions CSV (an id column, then one column per caption).
 pub fn read_captions(path: &Path) -> Result<Captions> {
     let t = read_table(path, b',', true)?;
     let (Some(id), Some(desc)) = (t.column("video_id"), t.column("description")) else {

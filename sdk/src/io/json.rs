@@ -4,6 +4,7 @@ use crate::value::Value;
 use std::io::Write;
 use std::path::Path;
 
+/// Read a JSON file as a Value.
 pub fn read_json(path: &Path) -> Result<Value> {
     let s =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -18,6 +19,7 @@ pub fn read_json(path: &Path) -> Result<Value> {
     Ok(Value::from_json(&j))
 }
 
+/// Write a Value as pretty JSON, atomically.
 pub fn write_json(v: &Value, path: &Path) -> Result<()> {
     let j = v.to_json()?;
     super::atomic_write(path, |w| {

@@ -74,6 +74,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// The hex sha256 of `b`.
 pub fn sha256_bytes(b: &[u8]) -> String {
     hex(&Sha256::digest(b))
 }

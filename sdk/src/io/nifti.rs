@@ -12,11 +12,14 @@ use std::path::Path;
 
 /// A volume and its affine (voxel indices -> world millimetres).
 pub struct Volume {
+    /// The image, as nibabel's `get_fdata()` orders it.
     pub data: Tensor,
+    /// The voxel-to-millimetre affine (sform, else qform).
     pub affine: Array2<f64>,
 }
 
 impl Volume {
+    /// `#{data, affine}` for scripts.
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
         m.insert(

@@ -126,6 +126,7 @@ pub fn npy_from_bytes(bytes: &[u8], name: &str) -> Result<Tensor> {
     })
 }
 
+/// The bytes of an `.npy` file holding `t`.
 pub fn npy_to_bytes(t: &Tensor) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let err = |e: ndarray_npy::WriteNpyError| Error::msg(format!("cannot encode .npy: {e}"));
@@ -139,11 +140,13 @@ pub fn npy_to_bytes(t: &Tensor) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Read an `.npy` file.
 pub fn read_npy(path: &Path) -> Result<Tensor> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     npy_from_bytes(&bytes, &path.display().to_string())
 }
 
+/// Write an `.npy` file, atomically.
 pub fn write_npy(t: &Tensor, path: &Path) -> Result<()> {
     let bytes = npy_to_bytes(t)?;
     super::atomic_write(path, |w| Ok(w.write_all(&bytes)?))

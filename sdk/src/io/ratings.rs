@@ -10,6 +10,7 @@ use ndarray::Array2;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// The 34 emotion categories of the ratings, in the file's column order.
 pub const CATEGORY_NAMES: [&str; 34] = [
     "Admiration",
     "Adoration",
@@ -47,6 +48,7 @@ pub const CATEGORY_NAMES: [&str; 34] = [
     "Triumph",
 ];
 
+/// The 14 affective dimensions of the ratings, in the file's column order.
 pub const DIMENSION_NAMES: [&str; 14] = [
     "approach",
     "arousal",
@@ -66,6 +68,7 @@ pub const DIMENSION_NAMES: [&str; 14] = [
 
 /// The ratings of a set of stimuli, rows in stimulus order.
 pub struct Ratings {
+    /// Stimulus ids, in file order.
     pub stimuli: Vec<String>,
     /// stimuli × 34, fractions in [0, 1].
     pub categories: Array2<f64>,
@@ -74,6 +77,7 @@ pub struct Ratings {
 }
 
 impl Ratings {
+    /// `#{stimuli, categories, dimensions, ...}` for scripts.
     pub fn to_value(&self) -> Value {
         let names = |v: &[&str]| Value::List(v.iter().map(|s| Value::Str(s.to_string())).collect());
         let mut m = Map::new();

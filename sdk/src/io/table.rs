@@ -10,12 +10,16 @@ use std::path::Path;
 
 /// A parsed table of strings, with the 1-based file line of each row for error messages.
 pub struct Table {
+    /// The column names.
     pub header: Vec<String>,
+    /// The cells, row by row.
     pub rows: Vec<Vec<String>>,
+    /// Each row's line number in the file, for error messages.
     pub lines: Vec<u64>,
 }
 
 impl Table {
+    /// The index of the column named `name`.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.header.iter().position(|h| h == name)
     }

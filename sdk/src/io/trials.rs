@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// How a trial ended.
 pub enum Status {
     /// The answer named one shown video.
     Parsed,
@@ -26,6 +27,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The name written in the store.
     pub fn name(self) -> &'static str {
         match self {
             Status::Parsed => "parsed",
@@ -46,7 +48,9 @@ pub struct Record {
     pub triplet: [i64; 3],
     /// The stimulus indices in the order shown (position 1, 2, 3).
     pub order: [i64; 3],
+    /// Which repeat of the triplet this is.
     pub repeat: u32,
+    /// The judge's model name.
     pub model: String,
     /// The endpoint's base URL (never credentials).
     pub endpoint: String,
@@ -58,12 +62,15 @@ pub struct Record {
     pub answer: Option<String>,
     /// The stimulus index the answer names as odd (null unless parsed).
     pub choice: Option<i64>,
+    /// How the trial ended.
     pub status: Status,
     /// Why it failed (failed trials only).
     pub error: Option<String>,
     /// Seconds of the last request (0 when none completed).
     pub latency_s: f64,
+    /// Prompt tokens, when reported.
     pub prompt_tokens: Option<u64>,
+    /// Generated tokens, when reported.
     pub completion_tokens: Option<u64>,
     /// Why generation stopped ("stop"; "length" when max_tokens cut the answer short).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +90,7 @@ pub struct Record {
 }
 
 impl Record {
+    /// The trial's identity: its triplet and repeat.
     pub fn key(&self) -> ([i64; 3], u32) {
         (self.triplet, self.repeat)
     }
@@ -91,6 +99,7 @@ impl Record {
 /// What an existing store holds.
 #[derive(Debug, Default)]
 pub struct Contents {
+    /// The records read, in file order.
     pub records: Vec<Record>,
     /// Bytes of a truncated last line (0 when the file ended cleanly).
     pub truncated: usize,
@@ -185,6 +194,7 @@ impl Store {
         ))
     }
 
+    /// The store's file.
     pub fn path(&self) -> &Path {
         &self.path
     }

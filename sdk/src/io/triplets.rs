@@ -26,6 +26,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format named `name`, or the one `path`'s extension implies.
     pub fn parse(name: &str, path: &Path) -> Result<Format> {
         Ok(match name {
             "auto" => match super::extension(path).as_str() {

@@ -79,13 +79,16 @@ pub(crate) fn ranked(x: ArrayView2<f64>) -> Array2<f64> {
 /// Similarity measures between rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Similarity {
+    /// Cosine of the angle between rows.
     Cosine,
+    /// Pearson correlation of rows.
     Pearson,
     /// Pearson on average ranks (ties share the mean of their ranks).
     Spearman,
 }
 
 impl Similarity {
+    /// The name scripts use.
     pub fn name(self) -> &'static str {
         match self {
             Similarity::Cosine => "cosine",

@@ -5,11 +5,15 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 /// A least-squares line `y = intercept + slope · x`, as `scipy.stats.linregress` reports it.
 #[derive(Clone, Copy, Debug)]
 pub struct Line {
+    /// The fitted slope.
     pub slope: f64,
+    /// The fitted intercept.
     pub intercept: f64,
+    /// Pearson r of x and y.
     pub r: f64,
     /// Two-sided p-value of the slope against 0 (t with n − 2 degrees of freedom).
     pub p: f64,
+    /// The slope's standard error.
     pub stderr: f64,
 }
 

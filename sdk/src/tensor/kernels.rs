@@ -8,10 +8,15 @@ use crate::{bail, ensure};
 use ndarray::{ArrayD, Axis, IxDyn};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An element-wise function a device kernel applies.
 pub enum Unary {
+    /// e^x
     Exp,
+    /// ln x
     Ln,
+    /// √x
     Sqrt,
+    /// |x|
     Abs,
     /// −1, 0 or 1 (sign(0) = 0, as torch's).
     Sign,

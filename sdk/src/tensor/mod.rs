@@ -22,14 +22,20 @@ use std::str::FromStr;
 /// Element types a tensor can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
+    /// 32-bit float.
     F32,
+    /// 64-bit float.
     F64,
+    /// 64-bit signed integer.
     I64,
+    /// 8-bit unsigned integer.
     U8,
+    /// Boolean.
     Bool,
 }
 
 impl DType {
+    /// The name scripts and numpy use (`f32`, `i64`, ...).
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
@@ -39,6 +45,7 @@ impl DType {
             DType::Bool => "bool",
         }
     }
+    /// Whether it is a floating-point type.
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F64)
     }
@@ -77,6 +84,7 @@ pub enum Device {
 }
 
 impl Device {
+    /// Whether the tensor lives in libtorch (its CPU or a GPU).
     pub fn is_torch(self) -> bool {
         !matches!(self, Device::Cpu)
     }
@@ -119,10 +127,15 @@ impl fmt::Display for Device {
 /// CPU storage, one variant per dtype. Cloning shares the buffer.
 #[derive(Clone, Debug)]
 pub enum CpuData {
+    /// 32-bit floats.
     F32(ArcArray<f32, IxDyn>),
+    /// 64-bit floats.
     F64(ArcArray<f64, IxDyn>),
+    /// 64-bit integers.
     I64(ArcArray<i64, IxDyn>),
+    /// Bytes.
     U8(ArcArray<u8, IxDyn>),
+    /// Booleans.
     Bool(ArcArray<bool, IxDyn>),
 }
 
@@ -141,6 +154,7 @@ macro_rules! with_cpu {
 pub(crate) use with_cpu;
 
 impl CpuData {
+    /// The element type.
     pub fn dtype(&self) -> DType {
         match self {
             CpuData::F32(_) => DType::F32,
@@ -150,6 +164,7 @@ impl CpuData {
             CpuData::Bool(_) => DType::Bool,
         }
     }
+    /// The shape.
     pub fn shape(&self) -> &[usize] {
         with_cpu!(self, a => a.shape())
     }
@@ -178,8 +193,11 @@ const _: () = {
 
 /// Element types with an ndarray storage variant.
 pub trait Element: Copy + Send + Sync + 'static {
+    /// The dtype of this element type.
     const DTYPE: DType;
+    /// Wrap an array of this element type.
     fn wrap(a: ArcArray<Self, IxDyn>) -> CpuData;
+    /// Convert any CPU data to this element type (as numpy's `astype`).
     fn cast_from(d: &CpuData) -> ArcArray<Self, IxDyn>;
 }
 
@@ -213,6 +231,7 @@ element!(u8, U8, |x: f64| x as u8);
 element!(bool, Bool, |x: f64| x != 0.0);
 
 impl Tensor {
+    /// A tensor over CPU data.
     pub fn from_cpu(data: CpuData) -> Self {
         Tensor {
             storage: Storage::Cpu(data),
@@ -224,6 +243,7 @@ impl Tensor {
         Self::from_cpu(T::wrap(a.into_dyn().into_shared()))
     }
 
+    /// A tensor sharing `a`'s storage (no copy).
     pub fn from_shared<T: Element>(a: ArcArray<T, IxDyn>) -> Self {
         Self::from_cpu(T::wrap(a))
     }
@@ -243,10 +263,12 @@ impl Tensor {
         Ok(Self::from_array(a))
     }
 
+    /// A 0-d f64 tensor.
     pub fn scalar_f64(x: f64) -> Self {
         Self::from_array(ndarray::arr0(x))
     }
 
+    /// A tensor of zeros.
     pub fn zeros(shape: &[usize], dtype: DType) -> Self {
         match dtype {
             DType::F32 => Self::from_array(ArrayD::<f32>::zeros(IxDyn(shape))),
@@ -257,10 +279,12 @@ impl Tensor {
         }
     }
 
+    /// A tensor filled with `value`.
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Self {
         Self::from_array(ArrayD::<f64>::from_elem(IxDyn(shape), value)).astype(dtype)
     }
 
+    /// The shape.
     pub fn shape(&self) -> Vec<usize> {
         match &self.storage {
             Storage::Cpu(d) => d.shape().to_vec(),
@@ -269,10 +293,12 @@ impl Tensor {
         }
     }
 
+    /// The number of axes.
     pub fn ndim(&self) -> usize {
         self.shape().len()
     }
 
+    /// The number of elements.
     pub fn numel(&self) -> usize {
         self.shape().iter().product()
     }
@@ -282,10 +308,12 @@ impl Tensor {
         self.shape().first().copied().unwrap_or(1)
     }
 
+    /// Whether it has no elements.
     pub fn is_empty(&self) -> bool {
         self.numel() == 0
     }
 
+    /// The element type.
     pub fn dtype(&self) -> DType {
         match &self.storage {
             Storage::Cpu(d) => d.dtype(),
@@ -294,6 +322,7 @@ impl Tensor {
         }
     }
 
+    /// Where it lives.
     pub fn device(&self) -> Device {
         match &self.storage {
             Storage::Cpu(_) => Device::Cpu,
@@ -332,12 +361,15 @@ impl Tensor {
         Ok(T::cast_from(&self.cpu_data()?))
     }
 
+    /// The values as f32, on the CPU (no copy when they already are).
     pub fn to_f32(&self) -> Result<ArcArray<f32, IxDyn>> {
         self.to_array::<f32>()
     }
+    /// The values as f64, on the CPU (no copy when they already are).
     pub fn to_f64(&self) -> Result<ArcArray<f64, IxDyn>> {
         self.to_array::<f64>()
     }
+    /// The values as i64, on the CPU (no copy when they already are).
     pub fn to_i64(&self) -> Result<ArcArray<i64, IxDyn>> {
         self.to_array::<i64>()
     }

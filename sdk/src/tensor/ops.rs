@@ -9,15 +9,22 @@ use crate::{bail, ensure};
 use ndarray::{ArcArray, ArrayD, Axis, IxDyn, Slice, Zip};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// An element-wise binary operation.
 pub enum BinOp {
+    /// a + b
     Add,
+    /// a − b
     Sub,
+    /// a × b
     Mul,
+    /// a ÷ b
     Div,
+    /// a to the power b
     Pow,
 }
 
 impl BinOp {
+    /// The operator as scripts write it.
     pub fn symbol(self) -> &'static str {
         match self {
             BinOp::Add => "+",
@@ -66,19 +73,27 @@ impl BinOp {
 /// Reductions along an axis, or over everything when the axis is `None`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reduce {
+    /// The sum.
     Sum,
+    /// The mean.
     Mean,
     /// Standard deviation with `ddof` degrees of freedom removed (numpy's default is 0).
     Std {
+        /// Delta degrees of freedom: the divisor is n − ddof (numpy's).
         ddof: usize,
     },
+    /// The smallest value.
     Min,
+    /// The largest value.
     Max,
+    /// The index of the smallest value (the first, on ties).
     ArgMin,
+    /// The index of the largest value (the first, on ties).
     ArgMax,
 }
 
 impl Reduce {
+    /// The function's name in scripts.
     pub fn name(self) -> &'static str {
         match self {
             Reduce::Sum => "sum",
@@ -238,6 +253,7 @@ impl Tensor {
         out.to_device(self.device())
     }
 
+    /// −x, element-wise.
     pub fn neg(&self) -> Result<Tensor> {
         self.binary_scalar(-1.0, true, BinOp::Mul, false)
     }
@@ -312,6 +328,7 @@ impl Tensor {
         Ok(with_cpu!(d, a => Tensor::from_shared(a.reversed_axes())))
     }
 
+    /// The same elements in another shape (numpy's C order).
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         let n: usize = shape.iter().product();
         ensure!(

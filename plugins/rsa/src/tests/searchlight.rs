@@ -1,117 +1,12 @@
-use super::*;
+//! Searchlight and ROI RSA on a small synthetic subject, against brute force.
+use super::{opts, rsm};
+use crate::rsm::upper;
+use crate::*;
 use emoscope_sdk::stats::spearman;
-use ndarray::{Array1, Array3};
-use rand::RngExt;
-
-fn rsm(seed: u64, n: usize) -> Tensor {
-    let mut r = emoscope_sdk::ctx::Rng::seed_from_u64(seed);
-    let x: Vec<f64> = (0..n * 4).map(|_| r.random::<f64>()).collect();
-    let x = Tensor::from_vec(x, &[n, 4])
-        .unwrap()
-        .matrix::<f64>("x")
-        .unwrap();
-    Tensor::from_array(similarity_matrix(x.view(), Similarity::Pearson))
-}
-
-#[test]
-fn compare_equals_spearman_of_upper_triangles() {
-    let (a, b) = (rsm(1, 12), rsm(2, 12));
-    let ctx = Ctx::detached();
-    let (r, p, n) = compare(&a, &b, "spearman", 0, 0, &ctx).unwrap();
-    let ua = upper(&a.matrix::<f64>("a").unwrap());
-    let ub = upper(&b.matrix::<f64>("b").unwrap());
-    assert_eq!(n, 66);
-    assert!((r - spearman(&ua, &ub)).abs() < 1e-12);
-    assert!(p.is_nan());
-}
-
-#[test]
-fn compare_kendall_is_tau_a_of_the_upper_triangles() {
-    let ctx = Ctx::detached();
-    // With ties: round one RSM to a few levels.
-    let a = rsm(5, 14);
-    let b = Tensor::from_array(
-        rsm(6, 14)
-            .matrix::<f64>("b")
-            .unwrap()
-            .mapv(|x| (x * 3.0).round()),
-    );
-    let (r, _, n) = compare(&a, &b, "kendall", 0, 0, &ctx).unwrap();
-    let ua = upper(&a.matrix::<f64>("a").unwrap());
-    let ub = upper(&b.matrix::<f64>("b").unwrap());
-    let mut s = 0i64;
-    for i in 0..n {
-        for j in i + 1..n {
-            let sa = (ua[i] - ua[j]).partial_cmp(&0.0).unwrap() as i64;
-            let sb = (ub[i] - ub[j]).partial_cmp(&0.0).unwrap() as i64;
-            s += sa * sb;
-        }
-    }
-    let want = s as f64 / (n * (n - 1) / 2) as f64;
-    assert!((r - want).abs() < 1e-12, "{r} vs {want}");
-    let (_, p, _) = compare(&a, &a, "kendall", 99, 1, &ctx).unwrap();
-    assert!((p - 0.01).abs() < 1e-12);
-    assert!(compare(&a, &b, "tau", 0, 0, &ctx).is_err());
-}
-
-#[test]
-fn mantel_test_detects_identity_and_not_noise() {
-    let ctx = Ctx::detached();
-    let a = rsm(3, 15);
-    let (r, p, _) = compare(&a, &a, "spearman", 199, 7, &ctx).unwrap();
-    assert!((r - 1.0).abs() < 1e-12);
-    assert!(
-        (p - 1.0 / 200.0).abs() < 1e-12,
-        "identity beats every permutation: p = {p}"
-    );
-    let (_, p2, _) = compare(&a, &rsm(4, 15), "spearman", 199, 7, &ctx).unwrap();
-    assert!(
-        p2 > 0.01,
-        "unrelated RSMs should not be significant: p = {p2}"
-    );
-    // Reproducible for a seed, whatever the thread scheduling.
-    let (_, p3, _) = compare(&a, &rsm(4, 15), "spearman", 199, 7, &ctx).unwrap();
-    assert_eq!(p2, p3);
-}
-
-#[test]
-fn cancellation_stops_the_permutations() {
-    let ctx = Ctx::detached();
-    ctx.cancel.cancel();
-    let a = rsm(3, 15);
-    let e = compare(&a, &a, "spearman", 1000, 7, &ctx).unwrap_err();
-    assert!(e.is_cancelled());
-}
-
-#[test]
-fn euclidean_rsm_is_negative_distance() {
-    let x = ndarray::array![[0.0, 0.0], [3.0, 4.0], [1.0, 1.0]];
-    let s = rsm_matrix(x.view(), "euclidean").unwrap();
-    assert_eq!(s[[0, 1]], -5.0);
-    assert_eq!(s[[1, 0]], -5.0);
-    assert!((s[[0, 2]] + 2f64.sqrt()).abs() < 1e-15);
-    assert_eq!(s[[1, 1]], 0.0);
-    assert!(rsm_matrix(x.view(), "manhattan").is_err());
-}
-
-#[test]
-fn select_reliable_picks_the_best_in_stimulus_order() {
-    let acc = Tensor::from_vec(vec![0.1, f64::NAN, 0.9, 0.5, 0.9, -0.2], &[6]).unwrap();
-    let k = select_reliable(&acc, 3).unwrap();
-    assert_eq!(k.dtype(), emoscope_sdk::DType::I64);
-    assert_eq!(
-        k.to_i64().unwrap().iter().copied().collect::<Vec<_>>(),
-        vec![2, 3, 4]
-    );
-    // NaN is never picked, even at the bottom
-    let k = select_reliable(&acc, 5).unwrap();
-    assert_eq!(
-        k.to_i64().unwrap().iter().copied().collect::<Vec<_>>(),
-        vec![0, 2, 3, 4, 5]
-    );
-    let e = select_reliable(&acc, 6).unwrap_err().to_string();
-    assert!(e.contains("only 5 of 6"), "{e}");
-}
+use emoscope_sdk::step::Choice;
+use emoscope_sdk::{Ctx, Map, Tensor, Value};
+use ndarray::{Array1, Array2, Array3, Axis};
+use rand::{RngExt, SeedableRng};
 
 /// A small random subject: a 7×8×6 grid with a brain-like mask (a hole and a missing corner), Y
 /// stimuli × voxels with values exact in f32, and spatially smooth signal.
@@ -165,13 +60,6 @@ fn run_sl(t: &Tiny, models: Vec<Tensor>, opts: Map) -> Vec<Value> {
     v.as_list().unwrap().to_vec()
 }
 
-fn opts(pairs: &[(&str, Value)]) -> Map {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
-}
-
 /// Brute force: the sphere by distance over every in-mask data voxel, the RSM by
 /// `rsm_matrix` in f64, the comparison by `spearman` of the upper triangles.
 fn brute(
@@ -212,12 +100,11 @@ fn brute(
             continue;
         }
         let x = ys.select(Axis(1), &nb);
-        let neural = rsm_matrix(x.view(), metric)
-            .unwrap()
+        let neural = rsm_matrix(x.view(), Metric::from_name(metric).unwrap())
             .mapv(|s| (s * searchlight::SNAP).round() / searchlight::SNAP);
-        let un = upper_view(neural.view());
+        let un = upper(neural.view());
         for (mi, model) in models.iter().enumerate() {
-            rs[mi][c] = spearman(&un, &upper_view(model.view()));
+            rs[mi][c] = spearman(&un, &upper(model.view()));
         }
     }
     (rs, sizes)
@@ -462,7 +349,7 @@ fn searchlight_rejects_bad_input() {
         (opts(&[("shard", Value::from("4/3"))]), "K/N"),
         (
             opts(&[("metric", Value::from("mahalanobis"))]),
-            "unknown metric",
+            "'mahalanobis' is not one of",
         ),
         (opts(&[("radius", Value::Float(-1.0))]), "radius"),
         (opts(&[("radiuss", Value::Float(2.0))]), "radiuss"),
@@ -504,9 +391,9 @@ fn roi_errors_name_the_empty_roi() {
         &Tensor::from_array(t.y.clone()),
         &rois,
         &rsm(1, 10),
-        &None,
-        "pearson",
-        "spearman",
+        None,
+        Metric::Pearson,
+        Method::Spearman,
         &ctx,
     )
     .unwrap_err()
@@ -517,17 +404,17 @@ fn roi_errors_name_the_empty_roi() {
         &Tensor::from_array(t.y.clone()),
         &rois,
         &rsm(1, 10),
-        &None,
-        "pearson",
-        "kendall",
+        None,
+        Metric::Pearson,
+        Method::Kendall,
         &ctx,
     )
     .unwrap();
-    let neural = rsm_matrix(t.y.view(), "pearson").unwrap();
+    let neural = rsm_matrix(t.y.view(), Metric::Pearson);
     let (want, _, _) = compare(
         &Tensor::from_array(neural),
         &rsm(1, 10),
-        "kendall",
+        Method::Kendall,
         0,
         0,
         &ctx,

@@ -21,37 +21,16 @@ use crate::rank::{
     f32_key, refine, scatter_top, sort_buckets, spearman_sorted, spearman_sorted_single,
     RankedModels, TopHistogram,
 };
+use crate::rsm::Metric;
 use emoscope_sdk::fmri::sphere::{Sphere, VoxelGrid};
 use emoscope_sdk::shard::Shard;
-use emoscope_sdk::{bail, ensure, Ctx, Device, Result, Tensor};
+use emoscope_sdk::{ensure, Choice, Ctx, Device, Result, Tensor};
 use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::{Array2, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 
-/// How each sphere's neural RSM is computed from its patterns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Metric {
-    Pearson,
-    Cosine,
-    Spearman,
-    Euclidean,
-}
-
-impl Metric {
-    pub fn parse(s: &str) -> Result<Metric> {
-        Ok(match s {
-            "pearson" => Metric::Pearson,
-            "cosine" => Metric::Cosine,
-            "spearman" => Metric::Spearman,
-            "euclidean" => Metric::Euclidean,
-            other => {
-                bail!("unknown metric '{other}': expected pearson, cosine, spearman or euclidean")
-            }
-        })
-    }
-}
-
+/// The settings of one searchlight run, checked and resolved from the step's options.
 pub struct Params {
     pub radius: f64,
     pub inclusive: bool,
@@ -69,6 +48,7 @@ pub struct ModelMap {
     pub r: Vec<f64>,
 }
 
+/// One run's maps (one per model) over every voxel, and the voxel range its shard scored.
 pub struct Output {
     pub maps: Vec<ModelMap>,
     pub n_voxels: Vec<i64>,
@@ -129,7 +109,7 @@ impl Scratch {
 }
 
 /// Arithmetic of the sphere RSMs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Choice, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Precision {
     /// f32 GEMM and f32 keys: fastest; pairs closer than f32 rounding may swap ranks.
     F32,
@@ -192,8 +172,7 @@ fn prepare(
         sc.hi.iter_mut().for_each(|a| *a = f64::NEG_INFINITY);
         for c in 0..v {
             let col = &p[c * m..(c + 1) * m];
-            for s in 0..m {
-                let x = col[s];
+            for (s, &x) in col.iter().enumerate() {
                 sc.acc[s] += x;
                 sc.lo[s] = sc.lo[s].min(x);
                 sc.hi[s] = sc.hi[s].max(x);
@@ -205,8 +184,8 @@ fn prepare(
         }
         for c in 0..v {
             let col = &p[c * m..(c + 1) * m];
-            for s in 0..m {
-                let d = col[s] - sc.acc[s];
+            for (s, &x) in col.iter().enumerate() {
+                let d = x - sc.acc[s];
                 sc.acc2[s] += d * d;
             }
         }
@@ -221,8 +200,8 @@ fn prepare(
         }
         for c in 0..v {
             let col = &mut p[c * m..(c + 1) * m];
-            for s in 0..m {
-                col[s] = (col[s] - sc.acc[s]) * sc.acc2[s];
+            for (s, x) in col.iter_mut().enumerate() {
+                *x = (*x - sc.acc[s]) * sc.acc2[s];
             }
         }
     }
@@ -411,12 +390,12 @@ pub fn run(
     let mut flat: Vec<u32> = Vec::new();
     let mut nb = Vec::new();
     let mut used = vec![false; nvox];
-    for v in 0..nvox {
+    for (v, size) in n_voxels.iter_mut().enumerate() {
         if !grid.in_mask(v) {
             continue;
         }
         let cov = grid.neighbours(grid.coord(v), &sphere, &mut nb);
-        n_voxels[v] = nb.len() as i64;
+        *size = nb.len() as i64;
         if v >= start && v < end && nb.len() >= p.min_voxels && cov.mask_fraction() >= p.threshold {
             let a = flat.len();
             flat.extend_from_slice(&nb);

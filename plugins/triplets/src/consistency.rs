@@ -1,130 +1,15 @@
-//! Choice statistics: positional bias, noise ceiling, agreement between judges, the
-//! choice-probability RSM of a validation set, and the study's human–model consistency (Eq. 4).
+//! The choice-probability RSM of a validation set and the study's human–model consistency
+//! (Eq. 4): the correlation of two judges' RSMs corrected by their split-half reliabilities.
+use crate::args::{items, rows, vector};
 use emoscope_sdk::ctx::Rng;
 use emoscope_sdk::stats::pearson;
-use emoscope_sdk::triplets::{set_key, Triplet};
-use emoscope_sdk::{bail, ensure, Ctx, Result};
+use emoscope_sdk::step;
+use emoscope_sdk::triplets::Triplet;
+use emoscope_sdk::{ensure, vmap, Ctx, Options, Result, Step, Tensor, Value};
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use std::collections::HashMap;
-
-/// Counts of the odd item's shown position (0, 1, 2), and the chi-square test against uniform.
-pub struct PositionBias {
-    pub counts: [u64; 3],
-    pub chi2: f64,
-    /// With 2 degrees of freedom the chi-square survival function is exactly exp(−χ²/2).
-    pub p: f64,
-}
-
-pub fn position_counts(positions: impl Iterator<Item = Result<usize>>) -> Result<PositionBias> {
-    let mut counts = [0u64; 3];
-    for p in positions {
-        counts[p?] += 1;
-    }
-    let n: u64 = counts.iter().sum();
-    ensure!(n > 0, "no choices to count");
-    let e = n as f64 / 3.0;
-    let chi2 = counts
-        .iter()
-        .map(|&o| (o as f64 - e).powi(2) / e)
-        .sum::<f64>();
-    Ok(PositionBias {
-        counts,
-        chi2,
-        p: (-chi2 / 2.0).exp(),
-    })
-}
-
-/// The shown position of each judged triplet's odd item.
-pub fn positions<'a>(
-    shown: &'a [Triplet],
-    judged: &'a [Triplet],
-) -> Result<impl Iterator<Item = Result<usize>> + 'a> {
-    ensure!(
-        shown.len() == judged.len(),
-        "shown has {} triplets but judged has {}: pass the triplets as shown and their judgements, row for row",
-        shown.len(),
-        judged.len()
-    );
-    Ok(shown.iter().zip(judged).enumerate().map(|(r, (s, j))| {
-        if set_key(s) != set_key(j) {
-            bail!("row {r}: shown {s:?} and judged {j:?} are different triplets");
-        }
-        Ok(s.iter().position(|&x| x == j[2]).expect("same set"))
-    }))
-}
-
-/// Row-align `b` to `a`: directly when each row holds the same items, else by item set.
-/// Returns, for each row of `a`, the row of `b` with the same triplet.
-fn align(a: &[Triplet], b: &[Triplet]) -> Result<Vec<usize>> {
-    if a.len() == b.len() && a.par_iter().zip(b).all(|(x, y)| set_key(x) == set_key(y)) {
-        return Ok((0..a.len()).collect());
-    }
-    let index: HashMap<u128, usize> = b.iter().enumerate().map(|(r, t)| (set_key(t), r)).collect();
-    a.iter()
-        .enumerate()
-        .map(|(r, t)| {
-            index.get(&set_key(t)).copied().ok_or_else(|| {
-                emoscope_sdk::Error::msg(format!(
-                    "row {r} of the first set, {t:?}, is not among the second set's triplets"
-                ))
-            })
-        })
-        .collect()
-}
-
-/// Fraction of shared triplets on which two judges chose the same odd item.
-pub fn agreement(a: &[Triplet], b: &[Triplet]) -> Result<(f64, usize)> {
-    ensure!(!a.is_empty(), "agreement needs at least one triplet");
-    let map = align(a, b)?;
-    let same = a
-        .par_iter()
-        .zip(&map)
-        .filter(|(t, &r)| t[2] == b[r][2])
-        .count();
-    Ok((same as f64 / a.len() as f64, a.len()))
-}
-
-/// Mean agreement of each judgement with its triplet's majority choice, over repeats of the same
-/// triplets. Also returns, per triplet, the majority's share.
-pub fn noise_ceiling(repeats: &[Vec<Triplet>]) -> Result<(f64, Vec<f64>)> {
-    ensure!(
-        repeats.len() >= 2,
-        "the noise ceiling needs at least 2 repeats, got {}",
-        repeats.len()
-    );
-    let first = &repeats[0];
-    let maps = repeats[1..]
-        .iter()
-        .enumerate()
-        .map(|(k, r)| {
-            ensure!(
-                r.len() == first.len(),
-                "repeat {} has {} triplets, repeat 0 has {}",
-                k + 1,
-                r.len(),
-                first.len()
-            );
-            align(first, r).map_err(|e| e.context(format!("repeat {}", k + 1)))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let share: Vec<f64> = (0..first.len())
-        .into_par_iter()
-        .map(|row| {
-            let mut odd = vec![first[row][2]];
-            odd.extend(maps.iter().zip(&repeats[1..]).map(|(m, r)| r[m[row]][2]));
-            let best = odd
-                .iter()
-                .map(|x| odd.iter().filter(|y| *y == x).count())
-                .max()
-                .unwrap();
-            best as f64 / odd.len() as f64
-        })
-        .collect();
-    let mean = share.iter().sum::<f64>() / share.len().max(1) as f64;
-    Ok((mean, share))
-}
 
 /// Kept-together counts and totals for every pair of `items`, from judged triplets.
 pub struct PairCounts {
@@ -135,6 +20,8 @@ pub struct PairCounts {
 }
 
 impl PairCounts {
+    /// Empty counts over `items`, which must be distinct (a repeated item would split its
+    /// pairs between two slots).
     pub fn new(items: &[u32]) -> Result<Self> {
         let mut slot = HashMap::new();
         for (s, &i) in items.iter().enumerate() {
@@ -182,6 +69,8 @@ impl PairCounts {
             .collect()
     }
 
+    /// The symmetric k × k RSM in the order of the items: 1 on the diagonal, NaN where no
+    /// triplet holds the pair.
     pub fn matrix(&self) -> Array2<f64> {
         let k = self.k;
         let up = self.upper();
@@ -246,7 +135,14 @@ fn split_half(
     for (t, &h) in trials.iter().zip(&mask) {
         counts[usize::from(h)].add(t);
     }
-    let r = pearson_finite(&counts[0].upper(), &counts[1].upper());
+    half_reliability(counts, spearman_brown)
+}
+
+/// The correlation of two halves' RSMs (Pearson, over the pairs both observe), stepped up to
+/// the full set by Spearman–Brown (2r / (1 + r)) when asked; shared by the estimate and every
+/// bootstrap replicate so that both measure reliability the same way.
+fn half_reliability(halves: &[PairCounts; 2], spearman_brown: bool) -> f64 {
+    let r = pearson_finite(&halves[0].upper(), &halves[1].upper());
     if spearman_brown {
         2.0 * r / (1.0 + r)
     } else {
@@ -280,8 +176,7 @@ fn boot_replicate(
                 full[k].add(t);
             }
         }
-        let r = pearson_finite(&halves[0].upper(), &halves[1].upper());
-        rel[k] = if sb { 2.0 * r / (1.0 + r) } else { r };
+        rel[k] = half_reliability(&halves, sb);
     }
     let r = pearson_finite(&full[0].upper(), &full[1].upper());
     Ok(Estimate { r, rel })
@@ -296,19 +191,31 @@ pub fn corrected(r: f64, rel_a: f64, rel_b: f64) -> f64 {
     }
 }
 
+/// The settings of [`consistency`], with the seed already resolved.
 pub struct ConsistencyOptions {
+    /// Random split halves averaged for each reliability.
     pub splits: usize,
+    /// Bootstrap replicates (0: no interval).
     pub bootstrap: usize,
+    /// Confidence level of the interval.
     pub ci: f64,
+    /// ChaCha8 seed of the splits and the bootstrap.
     pub seed: u64,
+    /// Step the split-half correlations up to the full trial count.
     pub spearman_brown: bool,
 }
 
-pub struct Consistency {
+/// What [`consistency`] estimates: Eq. 4, its parts, and the bootstrap behind its interval.
+pub struct ConsistencyResult {
+    /// Eq. 4: `r` over the root of the product of the reliabilities.
     pub consistency: f64,
+    /// Pearson r of the two full RSMs.
     pub r: f64,
+    /// The split-half reliability of each set.
     pub reliability: [f64; 2],
+    /// The percentile interval at the requested level.
     pub ci: [f64; 2],
+    /// Every bootstrap replicate's corrected value, in replicate order.
     pub boot: Vec<f64>,
 }
 
@@ -351,7 +258,7 @@ pub fn consistency(
     items: &[u32],
     o: &ConsistencyOptions,
     ctx: &Ctx,
-) -> Result<Consistency> {
+) -> Result<ConsistencyResult> {
     ensure!(o.splits >= 1, "splits must be at least 1");
     ensure!(
         o.ci > 0.0 && o.ci < 1.0,
@@ -364,7 +271,7 @@ pub fn consistency(
     );
     let e = estimate([a, b], items, o.splits, o.seed, 0, o.spearman_brown)?;
     for (k, rel) in e.rel.iter().enumerate() {
-        if !(*rel > 0.0) {
+        if rel.is_nan() || *rel <= 0.0 {
             ctx.warn(&format!(
                 "triplets::consistency: the split-half reliability of set {} is {rel:.3}; the corrected value is undefined",
                 ["a", "b"][k]
@@ -396,7 +303,7 @@ pub fn consistency(
         sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
     };
     let tail = (1.0 - o.ci) / 2.0;
-    Ok(Consistency {
+    Ok(ConsistencyResult {
         consistency: corrected(e.r, e.rel[0], e.rel[1]),
         r: e.r,
         reliability: e.rel,
@@ -405,65 +312,85 @@ pub fn consistency(
     })
 }
 
+/// The choice-probability RSM: for each pair of items, the fraction of triplets containing both in which they were kept together.
+#[derive(Options, Step)]
+#[step(
+    param(judged: Tensor = "N × 3 judged triplets (SPoSE order)"),
+    param(items: Any = "item indices (or the prototypes map)"),
+    returns = "k × k f64 tensor in the order of items; 1 on the diagonal, NaN for pairs no triplet holds",
+    section = "Methods: human–model consistency"
+)]
+pub struct ChoiceRsm;
+
+impl step::Step for ChoiceRsm {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let it = items(&args[1], "items")?;
+        let (m, missing) = choice_rsm(&rows(&args[0], "judged")?, &it)?;
+        if missing > 0 {
+            ctx.warn(&format!(
+                "triplets::choice_rsm: {missing} item pairs appear in no triplet (NaN)"
+            ));
+        }
+        Ok(Value::Tensor(Tensor::from_array(m)))
+    }
+}
+
+/// Human–model consistency (Eq. 4): the Pearson correlation of two choice RSMs divided by the square root of the product of their split-half reliabilities, with a percentile bootstrap confidence interval (trials resampled within each set).
+#[derive(Options, Step)]
+#[step(
+    param(a: Tensor = "judged validation triplets of the first judge (e.g. humans)"),
+    param(b: Tensor = "judged validation triplets of the second judge (e.g. a model)"),
+    param(items: Any = "the prototypes (indices or the prototypes map)"),
+    returns = "#{consistency, r, reliability_a, reliability_b, ci_low, ci_high, bootstrap}",
+    section = "Methods: human–model consistency (Eq. 4)",
+    example = "let c = triplets::consistency(human, model, protos, #{seed: 1});"
+)]
+pub struct Consistency {
+    /// random split halves averaged for each reliability
+    #[opt(default = 10)]
+    pub splits: usize,
+    /// bootstrap replicates (each with one split; 0: no interval)
+    #[opt(default = 1000)]
+    pub bootstrap: usize,
+    /// confidence level of the interval
+    #[opt(default = 0.95)]
+    pub ci: f64,
+    /// ChaCha8 seed of the splits and the bootstrap
+    #[opt(doc_default = "run seed")]
+    pub seed: Option<u64>,
+    /// step the split-half correlations up to the full trial count (2r / (1 + r))
+    #[opt(default = true)]
+    pub spearman_brown: bool,
+}
+
+impl step::Step for Consistency {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let it = items(&args[2], "items")?;
+        let c = consistency(
+            &rows(&args[0], "a")?,
+            &rows(&args[1], "b")?,
+            &it,
+            &ConsistencyOptions {
+                splits: self.splits,
+                bootstrap: self.bootstrap,
+                ci: self.ci,
+                seed: self.seed.unwrap_or(ctx.seed),
+                spearman_brown: self.spearman_brown,
+            },
+            ctx,
+        )?;
+        Ok(vmap! {
+            "consistency" => c.consistency, "r" => c.r,
+            "reliability_a" => c.reliability[0], "reliability_b" => c.reliability[1],
+            "ci_low" => c.ci[0], "ci_high" => c.ci[1],
+            "bootstrap" => vector(c.boot),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn position_bias_chi_square_matches_hand_computation() {
-        // counts 50, 30, 20 of 100: chi2 = (16.67² + 3.33² + 13.33²)/33.33 = 14.0
-        let pos = [0usize; 50]
-            .into_iter()
-            .chain([1; 30])
-            .chain([2; 20])
-            .map(Ok);
-        let b = position_counts(pos).unwrap();
-        assert_eq!(b.counts, [50, 30, 20]);
-        assert!((b.chi2 - 14.0).abs() < 1e-9, "{}", b.chi2);
-        assert!((b.p - (-7.0f64).exp()).abs() < 1e-12);
-    }
-
-    #[test]
-    fn positions_find_the_odd_item_where_it_was_shown() {
-        let shown = [[4, 5, 6], [1, 2, 3]];
-        let judged = [[5, 6, 4], [1, 2, 3]];
-        let p: Vec<usize> = positions(&shown, &judged)
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect();
-        assert_eq!(p, vec![0, 2]);
-        let bad = [[5, 6, 7], [1, 2, 3]];
-        let e = positions(&shown, &bad)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("row 0"), "{e}");
-    }
-
-    #[test]
-    fn agreement_aligns_rows_by_item_set() {
-        let a = [[0, 1, 2], [3, 4, 5], [6, 7, 8]];
-        let b = [[7, 8, 6], [0, 2, 1], [4, 3, 5]];
-        let (ag, n) = agreement(&a, &b).unwrap();
-        assert_eq!(n, 3);
-        assert!((ag - 1.0 / 3.0).abs() < 1e-12);
-        assert!(agreement(&a, &[[0, 1, 9]]).is_err());
-    }
-
-    #[test]
-    fn noise_ceiling_is_the_mean_majority_share() {
-        let reps = vec![
-            vec![[0, 1, 2], [3, 4, 5]],
-            vec![[0, 1, 2], [3, 5, 4]],
-            vec![[0, 2, 1], [5, 4, 3]],
-            vec![[0, 1, 2], [3, 4, 5]],
-        ];
-        let (c, per) = noise_ceiling(&reps).unwrap();
-        assert_eq!(per, vec![0.75, 0.5]);
-        assert!((c - 0.625).abs() < 1e-12);
-    }
 
     #[test]
     fn choice_rsm_counts_pairs_kept_together() {

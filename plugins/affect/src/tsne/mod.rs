@@ -9,9 +9,20 @@
 //! search, symmetrised P, early exaggeration for 250 iterations with momentum 0.5, then 0.8,
 //! delta-bar-delta gains, learning rate "auto", convergence checks every 50 iterations), with
 //! every sum taken in a fixed order so the result is the same on any number of threads.
+//!
+//! The PCA of the initialisation is in [`pca`], trustworthiness (how faithful a map is) in
+//! [`trust`]; this module keeps the t-SNE itself and the `affect::tsne` step.
+mod pca;
+mod trust;
+
+pub use pca::{jacobi_eigen, pca_scores};
+pub use trust::{trustworthiness, Trustworthiness};
+
+use crate::script::{ensure_finite, positional, x_matrix};
 use emoscope_sdk::ctx::Rng;
-use emoscope_sdk::{bail, ensure, Ctx, Result};
-use ndarray::{Array2, ArrayView2, Axis};
+use emoscope_sdk::step::{self, StepSpec};
+use emoscope_sdk::{bail, ensure, vmap, Choice, Ctx, Options, Result, Step, Tensor, Value};
+use ndarray::{Array2, ArrayView2};
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
@@ -28,24 +39,29 @@ const MIN_GRAD_NORM: f64 = 1e-7;
 pub const MAX_POINTS: usize = 10_000;
 
 /// How the 2-D coordinates start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Choice, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Init {
-    /// The first two principal components of X, scaled so the first has standard deviation
-    /// 1e-4 (sklearn's and openTSNE's default). Deterministic: the seed is not used.
+    /// the first two principal components of X scaled to standard deviation 1e-4
+    /// (scikit-learn's and openTSNE's default; deterministic: the seed is not used)
     Pca,
-    /// Gaussian N(0, 1e-4²) from ChaCha8 seeded with `seed` (sklearn's `init="random"`).
+    /// N(0, 1e-4²) from the seed (ChaCha8; scikit-learn's init="random")
     Random,
 }
 
+/// The parameters of [`tsne`] (the `affect::tsne` options, the seed resolved).
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// Effective number of neighbours; below the number of stimuli.
     pub perplexity: f64,
     /// Total iterations, the 250 of early exaggeration included (sklearn's `max_iter`).
     pub iterations: usize,
     /// None: "auto", max(n / early_exaggeration / 4, 50).
     pub learning_rate: Option<f64>,
+    /// P is multiplied by this for the first [`EXPLORATION_ITER`] iterations.
     pub early_exaggeration: f64,
+    /// How the map starts.
     pub init: Init,
+    /// Seed of the random start (unused with [`Init::Pca`]).
     pub seed: u64,
 }
 
@@ -62,6 +78,7 @@ impl Default for Config {
     }
 }
 
+/// The result of [`tsne`].
 pub struct Output {
     /// n × 2.
     pub coords: Array2<f64>,
@@ -69,11 +86,8 @@ pub struct Output {
     pub kl_divergence: f64,
     /// Iterations run (fewer than asked when sklearn's convergence checks stop it early).
     pub iterations: usize,
+    /// The learning rate used ("auto" resolved).
     pub learning_rate: f64,
-}
-
-pub fn check_finite(x: ArrayView2<f64>, what: &str) -> Result<()> {
-    crate::label::ensure_finite(x, what)
 }
 
 /// Squared Euclidean distances between rows, n × n (row-major), diagonal 0.
@@ -310,134 +324,6 @@ fn kl_and_gradient(
     }
 }
 
-/// The top `k` principal-component scores of X (n × k), by block power iteration on the
-/// covariance applied through X (X_cᵀ X_c V, block of k + 4 vectors), Rayleigh–Ritz on the block
-/// each step, a fixed start and single-threaded products, so it is deterministic and works for
-/// any number of columns. Signs as sklearn's PCA (`svd_flip` on the loadings): each component's
-/// largest-|loading| entry is positive. A component with a zero eigenvalue (rank-deficient X)
-/// gives a zero column.
-pub fn pca_scores(x: ArrayView2<f64>, k: usize) -> Array2<f64> {
-    let (n, d) = x.dim();
-    let mean = x.mean_axis(Axis(0)).unwrap();
-    let xc = &x - &mean;
-    let b = (k + 4).min(d).min(n);
-    let mut rng = Rng::seed_from_u64(0x7473_6e65);
-    let mut v = Array2::from_shape_fn((d, b), |_| rng.random::<f64>() - 0.5);
-    orthonormalise(&mut v);
-    // One step: W = C V, then the Ritz pairs of the block (eigenvalues descending).
-    let step = |v: &Array2<f64>| {
-        let w = xc.t().dot(&xc.dot(v));
-        let (ev, evec) = jacobi_eigen(v.t().dot(&w));
-        let mut order: Vec<usize> = (0..b).collect();
-        order.sort_by(|&i, &j| ev[j].total_cmp(&ev[i]).then(i.cmp(&j)));
-        let vals: Vec<f64> = order.iter().map(|&i| ev[i]).collect();
-        let rot = evec.select(Axis(1), &order);
-        (vals, w.dot(&rot), v.dot(&rot))
-    };
-    let mut prev = vec![f64::INFINITY; b];
-    for it in 0..500 {
-        let (vals, mut w, _) = step(&v);
-        orthonormalise(&mut w);
-        v = w;
-        let top = vals.first().copied().unwrap_or(0.0).abs();
-        let done = (0..k.min(b)).all(|i| (vals[i] - prev[i]).abs() <= 1e-13 * top);
-        prev = vals;
-        if it >= 5 && done {
-            break;
-        }
-    }
-    let (vals, _, comps) = step(&v);
-    let mut out = Array2::<f64>::zeros((n, k));
-    for c in 0..k.min(b) {
-        if vals[c] <= 1e-12 * vals[0].abs() {
-            continue;
-        }
-        let mut col = comps.column(c).to_owned();
-        let mut big = 0;
-        for i in 0..d {
-            if col[i].abs() > col[big].abs() {
-                big = i;
-            }
-        }
-        if col[big] < 0.0 {
-            col.mapv_inplace(|v| -v);
-        }
-        out.column_mut(c).assign(&xc.dot(&col));
-    }
-    out
-}
-
-/// Modified Gram–Schmidt on the columns (a column that vanishes is left zero).
-fn orthonormalise(v: &mut Array2<f64>) {
-    for c in 0..v.ncols() {
-        for p in 0..c {
-            let dot = v.column(c).dot(&v.column(p));
-            let pc = v.column(p).to_owned();
-            v.column_mut(c).scaled_add(-dot, &pc);
-        }
-        let norm = v.column(c).dot(&v.column(c)).sqrt();
-        if norm > 1e-300 {
-            v.column_mut(c).mapv_inplace(|x| x / norm);
-        } else {
-            v.column_mut(c).fill(0.0);
-        }
-    }
-}
-
-/// Eigen-decomposition of a small symmetric matrix by cyclic Jacobi rotations:
-/// (eigenvalues, eigenvectors as columns).
-pub fn jacobi_eigen(mut a: Array2<f64>) -> (Vec<f64>, Array2<f64>) {
-    let m = a.nrows();
-    // Symmetrise against rounding in the product that built it.
-    for i in 0..m {
-        for j in 0..i {
-            let s = 0.5 * (a[[i, j]] + a[[j, i]]);
-            a[[i, j]] = s;
-            a[[j, i]] = s;
-        }
-    }
-    let mut v = Array2::<f64>::eye(m);
-    for _sweep in 0..100 {
-        let off: f64 = (0..m)
-            .flat_map(|i| (0..m).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[[i, j]] * a[[i, j]])
-            .sum();
-        let scale: f64 = (0..m).map(|i| a[[i, i]] * a[[i, i]]).sum::<f64>();
-        if off <= 1e-30 * scale.max(f64::MIN_POSITIVE) {
-            break;
-        }
-        for p in 0..m {
-            for q in p + 1..m {
-                let apq = a[[p, q]];
-                if apq == 0.0 {
-                    continue;
-                }
-                let theta = (a[[q, q]] - a[[p, p]]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..m {
-                    let (akp, akq) = (a[[k, p]], a[[k, q]]);
-                    a[[k, p]] = c * akp - s * akq;
-                    a[[k, q]] = s * akp + c * akq;
-                }
-                for k in 0..m {
-                    let (apk, aqk) = (a[[p, k]], a[[q, k]]);
-                    a[[p, k]] = c * apk - s * aqk;
-                    a[[q, k]] = s * apk + c * aqk;
-                }
-                for k in 0..m {
-                    let (vkp, vkq) = (v[[k, p]], v[[k, q]]);
-                    v[[k, p]] = c * vkp - s * vkq;
-                    v[[k, q]] = s * vkp + c * vkq;
-                }
-            }
-        }
-    }
-    ((0..m).map(|i| a[[i, i]]).collect(), v)
-}
-
 fn gaussian(rng: &mut Rng) -> f64 {
     let (u, v): (f64, f64) = (1.0 - rng.random::<f64>(), rng.random::<f64>());
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
@@ -507,7 +393,7 @@ pub fn tsne(x: ArrayView2<f64>, cfg: &Config, ctx: &Ctx) -> Result<Output> {
     let n = x.nrows();
     validate(n, cfg)?;
     ensure!(x.ncols() >= 1, "X has no columns");
-    check_finite(x, "X")?;
+    ensure_finite(x, "X")?;
     let lr = cfg
         .learning_rate
         .unwrap_or_else(|| (n as f64 / cfg.early_exaggeration / 4.0).max(50.0));
@@ -545,7 +431,7 @@ pub fn tsne(x: ArrayView2<f64>, cfg: &Config, ctx: &Ctx) -> Result<Output> {
         let (mut best_error, mut best_iter) = (f64::MAX, it);
         while it < phase_end {
             ctx.check()?;
-            let check = (it + 1) % N_ITER_CHECK == 0;
+            let check = (it + 1).is_multiple_of(N_ITER_CHECK);
             let error = kl_and_gradient(&p, plogp, &y, exaggeration, check, &mut grad);
             let mut norm2 = 0.0;
             for ((g, u), (gn, yi)) in grad
@@ -603,53 +489,77 @@ pub fn tsne(x: ArrayView2<f64>, cfg: &Config, ctx: &Ctx) -> Result<Output> {
     })
 }
 
-/// scikit-learn's `sklearn.manifold.trustworthiness(X, Y, n_neighbors=k)` with Euclidean
-/// distances: 1 − 2/(n k (2n − 3k − 1)) Σ_i Σ_{j ∈ N_k^Y(i)} max(0, r(i, j) − k), where r(i, j)
-/// is j's rank (1 = nearest) among i's neighbours in X and N_k^Y(i) are i's k nearest in Y
-/// (each point excluded from its own neighbours; distance ties to the lower index).
-pub fn trustworthiness(x: ArrayView2<f64>, y: ArrayView2<f64>, k: usize) -> Result<f64> {
-    let n = x.nrows();
-    ensure!(
-        y.nrows() == n,
-        "X has {n} rows (stimuli) but the embedding Y has {}: rows must be the same stimuli",
-        y.nrows()
-    );
-    ensure!(
-        x.ncols() >= 1 && y.ncols() >= 1,
-        "X and Y need at least one column each"
-    );
-    ensure!(k >= 1, "k must be at least 1, got {k}");
-    ensure!(
-        (k as f64) < n as f64 / 2.0,
-        "k ({k}) must be below half the number of stimuli ({} / 2), as in scikit-learn",
-        n
-    );
-    check_finite(x, "X")?;
-    check_finite(y, "Y")?;
-    let dx = sq_distances(x);
-    let dy = sq_distances(y);
-    let penalty: u64 = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let order = |d: &[f64]| {
-                let mut o: Vec<usize> = (0..n).filter(|&j| j != i).collect();
-                o.sort_by(|&a, &b| d[a].total_cmp(&d[b]).then(a.cmp(&b)));
-                o
-            };
-            let ox = order(&dx[i * n..(i + 1) * n]);
-            let mut rank = vec![0usize; n];
-            for (r, &j) in ox.iter().enumerate() {
-                rank[j] = r + 1;
+/// A 2-D map of the stimuli (rows of X): exact t-SNE following scikit-learn's TSNE(method="exact")
+/// step by step. Conditional probabilities by a binary search on each row's Gaussian precision to
+/// the target perplexity (squared Euclidean distances, natural-log entropy, tolerance 1e-5),
+/// symmetrised and normalised to sum 1 (floored at machine epsilon); Student-t (1 degree of
+/// freedom) similarities in 2-D; gradient descent with early exaggeration for the first 250
+/// iterations (momentum 0.5), then momentum 0.8, delta-bar-delta gains (+0.2 / ×0.8, min 0.01), and
+/// scikit-learn's convergence checks every 50 iterations (stop after 300 without progress, or at
+/// gradient norm ≤ 1e-7). O(n²) memory and time per iteration (at most 10,000 stimuli); every sum
+/// is taken in a fixed order, so the result is the same for a seed on any number of threads.
+#[derive(Options, Step)]
+#[step(
+    name = "tsne",
+    param(X: Tensor = "stimuli × dims (the embedding)"),
+    returns = "#{coords (stimuli × 2 f64), kl_divergence (KL(P‖Q) of the final map), iterations (run), learning_rate (used), seed}",
+    section = "Results: the map of the affective space (t-SNE of the stimuli, coloured by their top-rated category)",
+    example = "let m = affect::tsne(X, #{perplexity: 30.0, iterations: 1000, seed: 0});\nprint(affect::trustworthiness(X, m.coords, #{k: 5}));",
+)]
+pub struct Tsne {
+    /// effective number of neighbours; must be below the number of stimuli
+    #[opt(default = 30.0)]
+    pub perplexity: f64,
+    /// total iterations (scikit-learn's max_iter), at least 250
+    #[opt(default = 1000)]
+    pub iterations: usize,
+    /// seed of the random initialisation (ChaCha8); unused with init "pca"
+    #[opt(doc_default = "run seed")]
+    pub seed: Option<u64>,
+    /// "auto" = max(stimuli / early_exaggeration / 4, 50), as scikit-learn, or a number > 0
+    #[opt(doc_default = "\"auto\"")]
+    pub learning_rate: Option<Value>,
+    /// P is multiplied by this for the first 250 iterations
+    #[opt(default = 12.0)]
+    pub early_exaggeration: f64,
+    /// "pca": the first two principal components scaled to standard deviation 1e-4 (scikit-learn's
+    /// and openTSNE's default; deterministic); "random": N(0, 1e-4²) from the seed
+    #[opt(default = Init::Pca)]
+    pub init: Init,
+}
+
+impl step::Step for Tsne {
+    fn run(self, args: &[Value], ctx: &Ctx) -> Result<Value> {
+        let [x] = positional(args, Self::NAME, ["X"])?;
+        let x = x_matrix(x)?;
+        // A number or "auto": a Value, since the option takes either.
+        let learning_rate = match &self.learning_rate {
+            None => None,
+            Some(Value::Str(s)) if s == "auto" => None,
+            Some(v @ (Value::Int(_) | Value::Float(_))) => v.as_f64(),
+            Some(Value::Str(s)) => {
+                bail!("learning_rate must be \"auto\" or a number > 0, got \"{s}\"")
             }
-            let oy = order(&dy[i * n..(i + 1) * n]);
-            oy[..k]
-                .iter()
-                .map(|&j| rank[j].saturating_sub(k) as u64)
-                .sum::<u64>()
+            Some(other) => bail!(
+                "learning_rate must be \"auto\" or a number > 0, got {}",
+                other.type_name()
+            ),
+        };
+        let cfg = Config {
+            perplexity: self.perplexity,
+            iterations: self.iterations,
+            learning_rate,
+            early_exaggeration: self.early_exaggeration,
+            init: self.init,
+            seed: self.seed.unwrap_or(ctx.seed),
+        };
+        let out = tsne(x.view(), &cfg, ctx)?;
+        Ok(vmap! {
+            "coords" => Tensor::from_array(out.coords),
+            "kl_divergence" => out.kl_divergence,
+            "iterations" => out.iterations,
+            "learning_rate" => out.learning_rate,
+            "seed" => cfg.seed as i64,
         })
-        .collect::<Vec<u64>>()
-        .iter()
-        .sum();
-    let (nf, kf) = (n as f64, k as f64);
-    Ok(1.0 - penalty as f64 * (2.0 / (nf * kf * (2.0 * nf - 3.0 * kf - 1.0))))
+    }
 }
