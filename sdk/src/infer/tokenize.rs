@@ -6,6 +6,7 @@ use crate::{bail, ensure};
 use std::path::{Path, PathBuf};
 use tokenizers::{Tokenizer, TruncationParams};
 
+/// A Hugging Face tokenizer (`tokenizer.json`), padding and truncating to the model's length.
 pub struct TextTokenizer {
     inner: Tokenizer,
     max_length: usize,
@@ -53,10 +54,12 @@ impl TextTokenizer {
         })
     }
 
+    /// The longest input, in tokens.
     pub fn max_length(&self) -> usize {
         self.max_length
     }
 
+    /// The id of the padding token.
     pub fn pad_id(&self) -> i64 {
         self.pad_id
     }

@@ -15,6 +15,7 @@ use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use tch::{CModule, IValue, Kind};
 
+/// A TorchScript module exported from Python, run batched on libtorch's CPU or CUDA.
 pub struct TorchScript {
     module: CModule,
     device: tch::Device,
@@ -71,6 +72,7 @@ impl TorchScript {
         })
     }
 
+    /// The `.pt` file it was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -270,6 +270,7 @@ mod imp {
         )
     }
 
+    /// Read a BData HDF5 file as bdpy lays it out.
     pub fn read_bdata(path: &Path) -> Result<BData> {
         ensure!(path.exists(), "{}: no such file", path.display());
         let f = hdf5::File::open(path).map_err(|e| herr(path, "not a readable HDF5 file", e))?;
