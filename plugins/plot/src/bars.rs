@@ -29,7 +29,7 @@ use plotters::style::text_anchor::{HPos, VPos};
     name = "roi_bars",
     param(table: Map = "what stats::roi_compare returns (#{rows, pairs, ...}), its rows alone, or #{roi: [..], model: [..], value_<subject>: [..], ...} (also as io::load reads a saved CSV)"),
     param(path: Str = "output path without extension"),
-    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    returns = crate::figure::RETURNS,
     section = "Results: neural alignment by ROI",
     example = "let table = stats::roi_compare(results, #{rois: s.rois});\nplot::roi_bars(table, out + \"/fig2a\", #{metric: \"encoding\", ylabel: \"prediction accuracy (r)\"});"
 )]

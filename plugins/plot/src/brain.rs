@@ -64,7 +64,7 @@ pub enum BrainCmap {
     param(values: Any = "one value per voxel of the dataset (NaN = not scored), or a map with an 'r' tensor (an encoding result)"),
     param(dataset: Map = "the fMRI dataset map (synth::world subject, fmri::load): its coords (voxels × 3) and grid are used"),
     param(path: Str = "output path without extension"),
-    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    returns = crate::figure::RETURNS,
     section = "Results: brain maps",
     example = "let e = encoding::ridge_cv(X, s.data, #{});\nplot::brain(e.r, s, out + \"/fig2c\", #{threshold: 0.1, title: \"encoding accuracy (r)\"});"
 )]

@@ -9,6 +9,9 @@ use plotters::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// What every figure returns.
+pub(crate) const RETURNS: &str = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn";
+
 /// One figure: drawn by the same code on every backend.
 pub(crate) trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, st: &Style) -> DrawResult

@@ -41,7 +41,7 @@ pub enum Layout {
     name = "graph",
     param(g: Map = "what affect::graph returns: #{nodes, names, edges: #{source, target, weight}, communities, pagerank, modularity, isolated}"),
     param(path: Str = "output path without extension"),
-    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    returns = crate::figure::RETURNS,
     section = "Results: the component graph",
     example = "let g = affect::graph(X, #{names: lab.labels});\nplot::graph(g, out + \"/fig7\", #{title: \"Component graph\"});"
 )]

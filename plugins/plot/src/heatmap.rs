@@ -21,7 +21,7 @@ const MAX_CELLS: usize = 250_000;
     name = "heatmap",
     param(matrix: Tensor = "rows × columns"),
     param(path: Str = "output path without extension"),
-    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    returns = crate::figure::RETURNS,
     section = "Results: what the components mean (component × rating correlations)",
     example = "let lab = affect::label(X, ratings);\nplot::heatmap(lab.correlations, out + \"/fig4\", #{rows: lab.labels, cols: lab.term_names, title: \"Component–rating correlations\"});"
 )]

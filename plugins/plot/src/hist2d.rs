@@ -21,7 +21,7 @@ use plotters::style::text_anchor::{HPos, VPos};
     param(a: Tensor = "model A, one value per voxel (x axis)"),
     param(b: Tensor = "model B, same length (y axis)"),
     param(path: Str = "output path without extension"),
-    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    returns = crate::figure::RETURNS,
     section = "Results: voxel-wise comparison of two models",
     example = "plot::hist2d(mllm.r, llm.r, out + \"/fig2d\", #{xlabel: \"MLLM r\", ylabel: \"LLM r\"});"
 )]

@@ -63,8 +63,7 @@ pub fn plugin() -> StepPlugin {
 mod tests {
     use emoscope_sdk::Plugin;
 
-    /// The derive takes `returns` as a literal, so each step repeats the text: this keeps the
-    /// copies equal.
+    /// Every figure shares one return description (figure::RETURNS) and the size options.
     #[test]
     fn every_figure_returns_the_same_map_and_takes_the_canvas_options() {
         let info = super::plugin().info();

@@ -22,7 +22,7 @@ use plotters::style::text_anchor::{HPos, VPos};
     param(x: Tensor = "x values (list or 1-D tensor)"),
     param(series: Map = "#{name: values}, each as long as x (drawn in key order)"),
     param(path: Str = "output path without extension"),
-    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    returns = crate::figure::RETURNS,
     section = "Results: dimensionality and reduction",
     example = "plot::lines([5, 10, 20, 30, 50], #{MLLM: acc_mllm, LLM: acc_llm}, out + \"/ed1a\", #{xlabel: \"dimensions\", ylabel: \"held-out accuracy\", hline: 1.0 / 3.0, hline_label: \"chance\"});"
 )]

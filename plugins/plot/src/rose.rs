@@ -22,7 +22,7 @@ const MAX_PANELS: usize = 36;
     name = "rose",
     param(weights: Any = "stimuli × components, non-negative (at most 36 rows), or affect::profiles' result #{stimuli, weights}"),
     param(path: Str = "output path without extension"),
-    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    returns = crate::figure::RETURNS,
     section = "Results: stimulus profiles",
     example = "let p = affect::profiles(X, [0, 5, 9]);\nplot::rose(p, out + \"/fig5a\", #{names: lab.labels, titles: [\"0001\", \"0006\", \"0010\"]});"
 )]

@@ -20,7 +20,7 @@ const MAX_GROUPS: usize = 12;
     name = "scatter",
     param(coords: Any = "n × 2 coordinates, or affect::tsne's result (its coords)"),
     param(path: Str = "output path without extension (a .svg/.png suffix is dropped)"),
-    returns = "#{svg, png, data, data_files, title}: the paths written (data is the main data file, data_files all of them) and the title drawn",
+    returns = crate::figure::RETURNS,
     section = "Results: categorical structure of the embedding (t-SNE map)",
     example = "let t = affect::tsne(X, #{seed: 1});\nplot::scatter(t.coords, out + \"/fig3_tsne\", #{groups: top_category, title: \"t-SNE of the 30-d embedding\"});"
 )]

@@ -272,7 +272,8 @@ impl Parse for Param {
 /// `#[derive(Step)]`: one script function. The struct's doc comment is its summary; its
 /// `#[step(...)]` attribute gives `name = "…"` (else the struct's name in snake case),
 /// `param(name: Ty = "doc")` per positional parameter in order (`name?:` when optional),
-/// `returns = "…"`, `section = "…"` (the part of the study it implements) and `example = "…"`.
+/// `returns = "…"`, `section = "…"` (the part of the study it implements) and `example = "…"`
+/// (each a literal or a `&str` constant).
 /// The struct must also derive `Options`, and implement `emoscope_sdk::step::Step`, which runs it.
 #[proc_macro_derive(Step, attributes(step))]
 pub fn derive_step(input: TokenStream) -> TokenStream {
@@ -287,22 +288,26 @@ fn step_impl(input: &DeriveInput) -> syn::Result<Tokens> {
     let name = &input.ident;
     let mut fname = snake(&name.to_string());
     let mut params: Vec<Param> = Vec::new();
-    let mut returns = String::new();
-    let mut section = String::new();
-    let mut example = String::new();
+    let empty = || quote! { "" };
+    let (mut returns, mut section, mut example) = (empty(), empty(), empty());
     for a in input.attrs.iter().filter(|a| a.path().is_ident("step")) {
         a.parse_nested_meta(|meta| {
             let lit = |m: &syn::meta::ParseNestedMeta| -> syn::Result<String> {
                 Ok(m.value()?.parse::<LitStr>()?.value())
             };
+            // A literal, or a `&str` constant that several steps share (one return description
+            // for every figure, one study section for a step and its merge).
+            let text = |m: &syn::meta::ParseNestedMeta| -> syn::Result<Tokens> {
+                Ok(m.value()?.parse::<Expr>()?.to_token_stream())
+            };
             if meta.path.is_ident("name") {
                 fname = lit(&meta)?;
             } else if meta.path.is_ident("returns") {
-                returns = lit(&meta)?;
+                returns = text(&meta)?;
             } else if meta.path.is_ident("section") {
-                section = lit(&meta)?;
+                section = text(&meta)?;
             } else if meta.path.is_ident("example") {
-                example = lit(&meta)?;
+                example = text(&meta)?;
             } else if meta.path.is_ident("param") {
                 let content;
                 syn::parenthesized!(content in meta.input);

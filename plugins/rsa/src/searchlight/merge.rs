@@ -11,7 +11,7 @@ use emoscope_sdk::{bail, ensure, vmap, Ctx, Options, Result, Step, Tensor, Value
     name = "merge",
     param(parts: List = "the shard results (each a list of maps, one per model), in any order"),
     returns = "the single-run result: list of #{r, n_voxels, shard: #{index: 1, count: 1, start: 0, end: voxels}, centres}; overlapping, missing or mismatched shards are errors",
-    section = "Methods: searchlight RSA (radius 3 voxels, Spearman between neural and model RSMs, on the 1,000 most reliably predicted stimuli)",
+    section = super::SECTION,
     example = "let parts = [];\nfor k in 1..=4 { parts.push(rsa::searchlight(Y, C, M, [S], #{shard: `${k}/4`})); }\nlet maps = rsa::merge(parts);"
 )]
 pub struct Merge;

@@ -14,6 +14,9 @@ use emoscope_sdk::step;
 use emoscope_sdk::{bail, ensure, vmap, Ctx, Device, Map, Options, Result, Step, Tensor, Value};
 use ndarray::Axis;
 
+/// The study section of the searchlight and of its merge.
+pub(crate) const SECTION: &str = "Methods: searchlight RSA (radius 3 voxels, Spearman between neural and model RSMs, on the 1,000 most reliably predicted stimuli)";
+
 /// Whole-brain searchlight RSA: for every centre voxel of the mask, the RSM of the patterns in
 /// a sphere around it, Spearman-correlated with each model RSM. Each model's upper triangle is
 /// ranked once; each sphere's neural RSM is one f32 GEMM and one radix sort; centres run in
@@ -26,7 +29,7 @@ use ndarray::Axis;
     param(mask: Tensor = "3-D mask volume (u8/bool) on the grid of coords: centres are the voxels inside it, spheres keep only voxels inside it"),
     param(model_rsms: Any = "a list of model RSMs (each over the selected stimuli, or over all rows of Y); a single tensor counts as a list of one"),
     returns = "list, one map per model: #{r: (voxels,) f64 Spearman r, NaN where no centre was scored (outside the mask, the shard, or below threshold/min_voxels); n_voxels: (voxels,) i64 sphere sizes (0 outside the mask); shard: #{index, count, start, end} (voxel range [start, end)); centres: number scored}",
-    section = "Methods: searchlight RSA (radius 3 voxels, Spearman between neural and model RSMs, on the 1,000 most reliably predicted stimuli)",
+    section = SECTION,
     example = "let s = w.subjects[0];\nlet maps = rsa::searchlight(s.data, s.coords, s.mask, [rsa::rsm(w.truth.X)], #{radius: 3});\nlet r = maps[0].r;"
 )]
 pub struct Searchlight {
